@@ -1,0 +1,88 @@
+// HTTP through libcurl's multi interface on a Loop. One HttpClient per VU: it owns the VU's curl
+// easy handles, so keep-alive connections are reused across that VU's requests. Do() and
+// DoBatch() yield the calling fiber until the transfers finish; other fibers run meanwhile.
+// A traffic problem (refused, timeout, DNS, TLS) never throws: it comes back in
+// HttpResponse::error / error_code with k6's error codes.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace volley::loop {
+
+class Loop;
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  HeaderList headers;
+  std::string body;
+  double timeout_s = 60;             // k6 default timeout: 60s
+  int max_redirects = 10;            // k6 default maxRedirects: 10
+  bool discard_body = false;         // responseType "none" / discardResponseBodies
+};
+
+// Per-request phase durations in milliseconds, with k6's meaning.
+struct HttpTimings {
+  double blocked = 0;
+  double connecting = 0;
+  double tls_handshaking = 0;
+  double sending = 0;
+  double waiting = 0;
+  double receiving = 0;
+  double duration = 0;  // sending + waiting + receiving
+};
+
+struct HttpResponse {
+  int status = 0;                    // 0 when no response arrived
+  std::string proto;                 // "HTTP/1.1", "HTTP/2.0"
+  std::string url;                   // final URL after redirects
+  HeaderList headers;                // canonical names ("Content-Type"), in arrival order
+  std::string body;
+  HttpTimings timings;
+  std::string remote_ip;
+  int remote_port = 0;
+  std::string tls_version;           // "tls1.3", "" for plain http
+  int error_code = 0;                // k6 error code, 0 on success
+  std::string error;                 // k6-style error text, "" on success
+  std::uint64_t bytes_sent = 0;      // on the wire, headers included
+  std::uint64_t bytes_received = 0;
+  // Responses of earlier hops when redirects were followed, oldest first. k6 counts every hop
+  // as its own request, so each one carries its own timings and byte counts.
+  std::vector<HttpResponse> redirects;
+};
+
+// Settings shared by all of a VU's requests, from the test's options.
+struct HttpClientOptions {
+  std::map<std::string, std::string> hosts;  // k6 `hosts`: "name" or "name:port" -> "ip[:port]"
+  bool insecure_skip_tls_verify = false;
+  std::string user_agent = "volley/0.1 (https://k6.io/)";
+  int batch_per_host = 6;            // k6 batchPerHost default
+  int batch = 20;                    // k6 batch default
+};
+
+class HttpClient {
+ public:
+  HttpClient(Loop* loop, HttpClientOptions options);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Fiber-only. Performs one request (following redirects as asked).
+  HttpResponse Do(const HttpRequest& request);
+  // Fiber-only. Performs the requests concurrently (at most options.batch at once, and
+  // batch_per_host per host); responses come back in request order.
+  std::vector<HttpResponse> DoBatch(const std::vector<HttpRequest>& requests);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace volley::loop
