@@ -115,8 +115,9 @@ class Vu {
   virtual absl::Status SetSetupData(const std::string& json) = 0;
 
   // Runs one iteration of info.exec, emitting iterations/iteration_duration/data_* metrics
-  // with the scenario tags. Fiber-only. A JS exception is returned (not thrown), and the VU
-  // stays usable.
+  // with the scenario tags. Fiber-only. Returns true when the iteration finished, false when it
+  // threw (`*error` filled; the VU stays usable), and a non-OK status when the VU was
+  // interrupted or is broken.
   virtual absl::StatusOr<bool> RunIteration(const IterationInfo& info, ScriptError* error) = 0;
 
   // setup() -> its JSON result ("" when undefined); teardown(data); handleSummary(data) ->
