@@ -25,6 +25,15 @@ struct MetricDef {
   ValueType contains;
 };
 
+// k6's spelling of types, as used in JSON outputs and the summary: "counter", "gauge", "rate",
+// "trend"; "default", "time", "data".
+std::string_view MetricTypeName(MetricType type);
+std::string_view ValueTypeName(ValueType contains);
+
+// k6's metric name rule: 1 to 128 ASCII letters, digits or underscores, starting with a letter or
+// an underscore.
+bool IsValidMetricNameForK6(std::string_view name);
+
 // Built-in metrics, registered in this order by every Registry.
 namespace builtin {
 enum : MetricId {
