@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Volley's counts must equal the server's: scripts/counts.js does setup 1 request, 3 VUs x 20
+iterations x 2 requests, teardown 1 request, on paths marked with a fresh run id; the summary
+export and the access logs must agree on every number.
+
+Cases: plain HTTP to httpbin; HTTPS through the nginx TLS front (which must see HTTP/2, as k6
+negotiates it by ALPN); and the same test split over two volley-agent processes.
+"""
+
+import os
+import socket
+import subprocess
+import time
+
+import harness
+
+VUS, ITERATIONS_PER_VU, REQUESTS_PER_ITERATION = 3, 20, 2
+ITERATIONS = VUS * ITERATIONS_PER_VU
+HTTP_REQS = ITERATIONS * REQUESTS_PER_ITERATION + 2  # + setup + teardown
+
+# How a controller reaches agents that hold a token (--token-file on both sides).
+AGENT_FLAGS = ["--insecure-listen"]
+
+
+class Counts(harness.VolleyTestCase):
+    def run_counts(self, base_url, extra_flags=(), timeout_s=90):
+        rid = harness.run_id()
+        script = self.copy_script("counts.js")
+        res = harness.volley_run(self.workdir, script, *extra_flags,
+                                 "-e", f"BASE_URL={base_url}", "-e", f"RUN_ID={rid}",
+                                 timeout_s=timeout_s)
+        self.assertExit(res, harness.EXIT_OK)
+        summary = harness.read_summary(self.workdir, res)
+
+        self.assertEqual(
+            {"iterations": harness.metric(summary, "iterations", "count"),
+             "http_reqs": harness.metric(summary, "http_reqs", "count"),
+             "check passes": harness.metric(summary, "checks", "passes"),
+             "check fails": harness.metric(summary, "checks", "fails")},
+            {"iterations": ITERATIONS, "http_reqs": HTTP_REQS,
+             "check passes": ITERATIONS, "check fails": 0},
+            "summary export" + res.describe())
+        return rid, res
+
+    def assert_log_counts(self, log, rid, res, protocol=r"HTTP/[0-9.]+"):
+        # One request line per request: "GET /anything/<rid>/a?vu=1&iter=0 HTTP/1.1".
+        line = lambda path: rf'"GET /anything/{rid}/{path} {protocol}"'
+        patterns = {"a": line(r"a\?[^ ]*"), "b": line("b"), "setup": line("setup"),
+                    "teardown": line(r"teardown\?marker=from-setup")}
+        want = {"a": ITERATIONS, "b": ITERATIONS, "setup": 1, "teardown": 1}
+        got = harness.settled_log_counts(log, patterns, want)
+        self.assertEqual(got, want, f"requests of run {rid} in {log}" + res.describe())
+
+        # per-vu-iterations: each VU runs iterations 0..19 exactly once.
+        seen = set()
+        with open(log, errors="replace") as f:
+            for text in f:
+                start = text.find(f"/anything/{rid}/a?")
+                if start >= 0:
+                    query = text[start:].split(" ", 1)[0].split("?", 1)[1]
+                    fields = dict(kv.split("=", 1) for kv in query.split("&"))
+                    seen.add((int(fields["vu"]), int(fields["iter"])))
+        self.assertEqual(seen, {(vu, it) for vu in range(1, VUS + 1)
+                                for it in range(ITERATIONS_PER_VU)},
+                         "(__VU, __ITER) pairs seen by the server")
+
+    def test_http_counts_match_server_log(self):
+        base = "http://127.0.0.1:" + self.srv["VOLLEY_HTTPBIN_PORT"]
+        rid, res = self.run_counts(base)
+        self.assert_log_counts(self.srv["VOLLEY_HTTPBIN_ACCESS_LOG"], rid, res)
+
+    def test_https_h2_counts_match_tls_front_log(self):
+        base = "https://127.0.0.1:" + self.srv["VOLLEY_TLS_PORT"]
+        config = self.write_json("tls.json", {"insecureSkipTLSVerify": True})
+        rid, res = self.run_counts(base, ["--config", config])
+        self.assert_log_counts(self.srv["VOLLEY_TLS_ACCESS_LOG"], rid, res, protocol="HTTP/2.0")
+        # nginx passed each request on to httpbin exactly once.
+        self.assert_log_counts(self.srv["VOLLEY_HTTPBIN_ACCESS_LOG"], rid, res)
+
+    def test_two_agents_together_do_the_same_work(self):
+        token = self.write("token", harness.run_id() + "\n")
+        os.chmod(token, 0o600)
+        agents = []
+        for _ in range(2):
+            port = harness.free_port()
+            args = [harness.agent_bin(), "--listen", f"127.0.0.1:{port}", "--token-file", token,
+                    *AGENT_FLAGS]
+            proc = harness.start(args, self.workdir)
+            self.addCleanup(self.stop_agent, proc, args)
+            agents.append((port, proc, args))
+        for port, proc, args in agents:
+            self.wait_listening(port, proc, args)
+
+        flags = ["--token-file", token]
+        for port, _, _ in agents:
+            flags += ["--agent", f"127.0.0.1:{port}"]
+        base = "http://127.0.0.1:" + self.srv["VOLLEY_HTTPBIN_PORT"]
+        rid, res = self.run_counts(base, flags)
+        self.assert_log_counts(self.srv["VOLLEY_HTTPBIN_ACCESS_LOG"], rid, res)
+
+    def wait_listening(self, port, proc, args, timeout_s=20):
+        started = time.monotonic()
+        deadline = started + timeout_s
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                res = harness.finish(proc, args, 5, started)
+                self.fail("volley-agent exited before listening" + res.describe())
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.fail(f"volley-agent did not listen on 127.0.0.1:{port} within {timeout_s} s")
+
+    @staticmethod
+    def stop_agent(proc, args):
+        if proc.poll() is None:
+            proc.terminate()
+        try:
+            proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            harness.kill_group(proc)
+            proc.communicate()
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""k6's exit codes, from `volley run` (scripts are in tests/e2e/scripts/):
+
+  99   a threshold failed                      threshold_fail.js
+  104  invalid options                         invalid_options.js, and --vus -1 on the CLI
+  107  syntax error (stderr names file:line:col), exception in setup()
+  105  SIGINT mid-run; the summary is still printed and exported
+"""
+
+import os
+import re
+import signal
+import time
+
+import harness
+
+
+class ExitCodes(harness.VolleyTestCase):
+    def httpbin_env(self, rid):
+        return ["-e", "BASE_URL=http://127.0.0.1:" + self.srv["VOLLEY_HTTPBIN_PORT"],
+                "-e", f"RUN_ID={rid}"]
+
+    def test_threshold_failure_exits_99(self):
+        script = self.copy_script("threshold_fail.js")
+        res = harness.volley_run(self.workdir, script)
+        self.assertExit(res, harness.EXIT_THRESHOLDS_FAILED)
+        summary = harness.read_summary(self.workdir, res)
+        self.assertEqual(harness.metric(summary, "checks", "fails"), 3, res.describe())
+        self.assertIn("checks", res.stdout, "the summary names the failed threshold's metric"
+                      + res.describe())
+
+    def test_negative_vus_in_options_exits_104(self):
+        script = self.copy_script("invalid_options.js")
+        res = harness.volley_run(self.workdir, script, export=None, timeout_s=30)
+        self.assertExit(res, harness.EXIT_INVALID_CONFIG)
+
+    def test_negative_vus_flag_exits_104(self):
+        script = self.copy_script("threshold_fail.js")
+        res = harness.volley_run(self.workdir, script, "--vus", "-1", "--iterations", "1",
+                                 export=None, timeout_s=30)
+        self.assertExit(res, harness.EXIT_INVALID_CONFIG)
+
+    def test_syntax_error_exits_107_with_position(self):
+        script = self.copy_script("syntax_error.js")
+        res = harness.volley_run(self.workdir, script, export=None, timeout_s=30)
+        self.assertExit(res, harness.EXIT_SCRIPT_EXCEPTION)
+        # The bad token is on line 4; engines differ on the column, so any column will do.
+        self.assertRegex(res.stderr, r"syntax_error\.js:4:\d+",
+                         "stderr names file:line:col of the syntax error" + res.describe())
+
+    def test_exception_in_setup_exits_107(self):
+        rid = harness.run_id()
+        script = self.copy_script("setup_throws.js")
+        res = harness.volley_run(self.workdir, script, *self.httpbin_env(rid), export=None,
+                                 timeout_s=30)
+        self.assertExit(res, harness.EXIT_SCRIPT_EXCEPTION)
+        self.assertIn("volley-e2e setup exploded", res.stdout + res.stderr,
+                      "the exception's message is shown" + res.describe())
+        time.sleep(0.5)
+        log = self.srv["VOLLEY_HTTPBIN_ACCESS_LOG"]
+        self.assertEqual(harness.count_log_lines(log, f"/anything/{rid}/"), 0,
+                         "no iteration may run after setup() failed" + res.describe())
+
+    def test_sigint_mid_run_exits_105_with_summary(self):
+        rid = harness.run_id()
+        script = self.copy_script("interrupted.js")
+        args = [harness.volley_bin(), "run", "--no-color", *self.httpbin_env(rid),
+                "--summary-export", "summary.json", script]
+        started = time.monotonic()
+        proc = harness.start(args, self.workdir)
+        self.addCleanup(harness.kill_group, proc)
+
+        # Mid-run means requests are flowing: wait for the first in httpbin's log.
+        log = self.srv["VOLLEY_HTTPBIN_ACCESS_LOG"]
+        deadline = started + 30
+        while harness.count_log_lines(log, f"/anything/{rid}/tick") < 5:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                res = harness.finish(proc, args, 10, started)
+                self.fail("no requests reached httpbin before SIGINT" + res.describe())
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+
+        # Iterations take ~0.1 s, so a graceful stop is quick; the 60 s plan must not finish.
+        res = harness.finish(proc, args, 30, started)
+        self.assertExit(res, harness.EXIT_EXTERNAL_ABORT)
+        self.assertLess(res.seconds, 50, "stopped on SIGINT, not at the end of the plan")
+        self.assertRegex(res.stdout, r"http_reqs\b", "the summary is printed" + res.describe())
+        self.assertRegex(res.stdout, r"iterations\b", "the summary is printed" + res.describe())
+        summary = harness.read_summary(self.workdir, res)
+        self.assertGreater(harness.metric(summary, "http_reqs", "count"), 0, res.describe())
+
+
+if __name__ == "__main__":
+    harness.main()
