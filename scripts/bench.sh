@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Compares requests per CPU-second of wrk, a bare libcurl multi loop (build/tests/bench/
+# curl_loop) and `volley run` (scripts/bench.js: http.get + check), each for BENCH_SECONDS
+# (default 10) with BENCH_CONNECTIONS (default 50) connections or VUs, against the bench nginx
+# on loopback, and prints a table with the ratios volley/wrk and volley/curl_loop.
+# Reuses running servers from tests/servers if their env file is there, else starts the bench
+# nginx alone and stops it afterwards. Builds volley and curl_loop first (two jobs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec </dev/null
+
+seconds="${BENCH_SECONDS:-10}"
+connections="${BENCH_CONNECTIONS:-50}"
+command -v wrk >/dev/null || { echo "bench: wrk missing: run scripts/deps.sh" >&2; exit 1; }
+
+[ -f build/CMakeCache.txt ] || cmake -S . -B build >/dev/null
+targets=(--target volley)
+[ -f tests/bench/CMakeLists.txt ] && targets+=(--target curl_loop)
+cmake --build build -j"${VOLLEY_BUILD_JOBS:-2}" "${targets[@]}"
+
+env_file="${VOLLEY_TEST_ENV:-$PWD/build/test-servers.env}"
+bench_url="$( [ -f "$env_file" ] && (. "$env_file"; echo "${VOLLEY_BENCH_URL:-}") || true)"
+if [ -z "$bench_url" ] || ! curl -fs -o /dev/null --max-time 2 "$bench_url"; then
+  export VOLLEY_TEST_ENV="$PWD/build/bench-servers.env"
+  export VOLLEY_TEST_SERVERS_DIR="$PWD/build/bench-servers"
+  trap 'tests/servers/stop.sh >/dev/null 2>&1 || true' EXIT
+  tests/servers/start.sh bench
+  env_file="$VOLLEY_TEST_ENV"
+fi
+bench_url="$(. "$env_file"; echo "$VOLLEY_BENCH_URL")"
+bench_pid="$(. "$env_file"; echo "$VOLLEY_BENCH_PID")"
+
+/usr/bin/python3 scripts/bench.py --url "$bench_url" --server-pid "$bench_pid" \
+  --seconds "$seconds" --connections "$connections" \
+  --curl-loop build/tests/bench/curl_loop --volley build/controller/volley \
+  --script scripts/bench.js
