@@ -154,7 +154,7 @@ std::string FormatK6Duration(absl::Duration d) {
   if (ns < 0) {
     out = "-";
     ns = ns == std::numeric_limits<std::int64_t>::min() ? std::numeric_limits<std::int64_t>::max()
-                                                         : -ns;
+                                                        : -ns;
   }
 
   // Below one second Go picks the largest sub-second unit and prints a fraction of it.

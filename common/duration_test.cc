@@ -43,8 +43,7 @@ TEST(ParseDuration, RejectsMalformedWithTheText) {
     absl::StatusOr<absl::Duration> got = ParseDuration(text);
     ASSERT_FALSE(got.ok());
     EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_NE(std::string(got.status().message()).find(text), std::string::npos)
-        << got.status();
+    EXPECT_NE(std::string(got.status().message()).find(text), std::string::npos) << got.status();
   }
 }
 
