@@ -1,12 +1,13 @@
 #include "common/metrics/histogram.h"
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace volley::metrics {
 namespace {
@@ -32,12 +33,12 @@ std::vector<double> LatencyLikeSamples(std::size_t n, std::uint32_t seed) {
 TEST(Histogram, IndexBoundsMatchTheirDefinition) {
   double gamma = (1 + Histogram::kRelativeAccuracy) / (1 - Histogram::kRelativeAccuracy);
   EXPECT_DOUBLE_EQ(Histogram::kLogGamma, std::log(gamma));
-  EXPECT_EQ(Histogram::kMinIndex,
-            static_cast<int>(std::ceil(std::log(Histogram::kMinIndexableValue) /
-                                       Histogram::kLogGamma)));
-  EXPECT_EQ(Histogram::kMaxIndex,
-            static_cast<int>(std::ceil(std::log(Histogram::kMaxIndexableValue) /
-                                       Histogram::kLogGamma)));
+  EXPECT_EQ(
+      Histogram::kMinIndex,
+      static_cast<int>(std::ceil(std::log(Histogram::kMinIndexableValue) / Histogram::kLogGamma)));
+  EXPECT_EQ(
+      Histogram::kMaxIndex,
+      static_cast<int>(std::ceil(std::log(Histogram::kMaxIndexableValue) / Histogram::kLogGamma)));
 }
 
 TEST(Histogram, RepresentativeIsWithinRelativeAccuracyOfBucketValues) {
@@ -232,15 +233,20 @@ TEST(Histogram, AddIsFastOnTheHotPath) {
   auto samples = LatencyLikeSamples(1 << 16, 5);
   Histogram h;
   for (double v : samples) h.Add(v);  // warm the span
-  constexpr int kRounds = 30;
-  auto start = std::chrono::steady_clock::now();
-  for (int r = 0; r < kRounds; ++r) {
-    for (double v : samples) h.Add(v);
+  // Best of a few trials, so a busy shared machine does not make the test flaky.
+  constexpr int kRounds = 10;
+  double ns_per_add = 1e9;
+  for (int trial = 0; trial < 5; ++trial) {
+    auto start = std::chrono::steady_clock::now();
+    for (int r = 0; r < kRounds; ++r) {
+      for (double v : samples) h.Add(v);
+    }
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    ns_per_add = std::min(ns_per_add,
+                          std::chrono::duration<double, std::nano>(elapsed).count() /
+                              (static_cast<double>(kRounds) * static_cast<double>(samples.size())));
   }
-  auto elapsed = std::chrono::steady_clock::now() - start;
-  double ns_per_add = std::chrono::duration<double, std::nano>(elapsed).count() /
-                      (static_cast<double>(kRounds) * static_cast<double>(samples.size()));
-  RecordProperty("ns_per_add", std::to_string(ns_per_add));
+  std::printf("ns_per_add=%.1f\n", ns_per_add);
   // The target is well under 50 ns; the bound leaves room for a loaded shared machine.
   EXPECT_LT(ns_per_add, 50.0);
 }

@@ -1,8 +1,8 @@
 #include "common/metrics/registry.h"
 
-#include <string>
-
 #include <gtest/gtest.h>
+
+#include <string>
 
 namespace volley::metrics {
 namespace {
