@@ -18,7 +18,7 @@ tests/servers/start.sh httpbin
 base_url="$(. "$VOLLEY_TEST_ENV"; echo "$VOLLEY_HTTPBIN_URL")"
 
 echo
-echo "$ volley run -e BASE_URL=$base_url $* scripts/quickstart.js"
+printf '$ volley run -e BASE_URL=%s' "$base_url"; printf ' %q' "$@"; echo " scripts/quickstart.js"
 set +e
 build/controller/volley run -e "BASE_URL=$base_url" "$@" scripts/quickstart.js
 status=$?
