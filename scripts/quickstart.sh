@@ -18,7 +18,9 @@ tests/servers/start.sh httpbin
 base_url="$(. "$VOLLEY_TEST_ENV"; echo "$VOLLEY_HTTPBIN_URL")"
 
 echo
-printf '$ volley run -e BASE_URL=%s' "$base_url"; printf ' %q' "$@"; echo " scripts/quickstart.js"
+printf '$ volley run -e BASE_URL=%s' "$base_url"
+[ "$#" -eq 0 ] || printf ' %q' "$@"
+echo " scripts/quickstart.js"
 set +e
 build/controller/volley run -e "BASE_URL=$base_url" "$@" scripts/quickstart.js
 status=$?
