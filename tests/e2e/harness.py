@@ -33,11 +33,12 @@ EXIT_EXTERNAL_ABORT = 105
 EXIT_INVALID_CONFIG = 104
 EXIT_SCRIPT_EXCEPTION = 107
 
-# Every IPv4 network except 127.0.0.0/8, and all of IPv6: given to Volley as k6's blacklistIPs
-# so that a script naming a public host can only ever reach loopback.
+# Every IPv4 network except 127.0.0.0/8, and IPv6's global unicast range (not ::/0, which an
+# implementation mapping IPv4 into IPv6 might read as containing 127.0.0.1): given to Volley as
+# k6's blacklistIPs so that a script naming a public host can only ever reach loopback.
 NOT_LOOPBACK = [
     "0.0.0.0/2", "64.0.0.0/3", "96.0.0.0/4", "112.0.0.0/5", "120.0.0.0/6", "124.0.0.0/7",
-    "126.0.0.0/8", "128.0.0.0/1", "::/0",
+    "126.0.0.0/8", "128.0.0.0/1", "2000::/3",
 ]
 
 
