@@ -5,6 +5,8 @@
 
 #include <numeric>
 
+#include "absl/strings/str_cat.h"
+
 namespace volley {
 namespace {
 
