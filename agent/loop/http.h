@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -23,9 +24,9 @@ struct HttpRequest {
   std::string url;
   HeaderList headers;
   std::string body;
-  double timeout_s = 60;             // k6 default timeout: 60s
-  int max_redirects = 10;            // k6 default maxRedirects: 10
-  bool discard_body = false;         // responseType "none" / discardResponseBodies
+  double timeout_s = 60;      // k6 default timeout: 60s
+  int max_redirects = 10;     // k6 default maxRedirects: 10
+  bool discard_body = false;  // responseType "none" / discardResponseBodies
 };
 
 // Per-request phase durations in milliseconds, with k6's meaning.
@@ -40,18 +41,20 @@ struct HttpTimings {
 };
 
 struct HttpResponse {
-  int status = 0;                    // 0 when no response arrived
-  std::string proto;                 // "HTTP/1.1", "HTTP/2.0"
-  std::string url;                   // final URL after redirects
-  HeaderList headers;                // canonical names ("Content-Type"), in arrival order
+  int status = 0;      // 0 when no response arrived
+  std::string proto;   // "HTTP/1.1", "HTTP/2.0"
+  std::string url;     // final URL after redirects
+  HeaderList headers;  // canonical names ("Content-Type"), in arrival order
   std::string body;
   HttpTimings timings;
   std::string remote_ip;
   int remote_port = 0;
-  std::string tls_version;           // "tls1.3", "" for plain http
-  int error_code = 0;                // k6 error code, 0 on success
-  std::string error;                 // k6-style error text, "" on success
-  std::uint64_t bytes_sent = 0;      // on the wire, headers included
+  std::string tls_version;  // "tls1.3", "" for plain http
+  // k6 error code, 0 on success. As in k6, a 4xx/5xx response also sets 1000 + status (1404 for
+  // a 404) while `error` stays empty; transport errors set status 0 and both fields.
+  int error_code = 0;
+  std::string error;             // k6-style error text, "" on success
+  std::uint64_t bytes_sent = 0;  // on the wire, headers included
   std::uint64_t bytes_received = 0;
   // Responses of earlier hops when redirects were followed, oldest first. k6 counts every hop
   // as its own request, so each one carries its own timings and byte counts.
@@ -63,9 +66,13 @@ struct HttpClientOptions {
   std::map<std::string, std::string> hosts;  // k6 `hosts`: "name" or "name:port" -> "ip[:port]"
   bool insecure_skip_tls_verify = false;
   std::string user_agent = "volley/0.1 (https://k6.io/)";
-  int batch_per_host = 6;            // k6 batchPerHost default
-  int batch = 20;                    // k6 batch default
+  int batch_per_host = 6;  // k6 batchPerHost default
+  int batch = 20;          // k6 batch default
 };
+
+// A header name in the canonical form Go (and so k6) uses: "content-type" -> "Content-Type".
+// Names with characters outside the HTTP token set are returned unchanged.
+std::string CanonicalHeaderKey(std::string_view name);
 
 class HttpClient {
  public:

@@ -28,6 +28,12 @@ struct FiberHooks {
 
 struct FiberOptions {
   std::size_t stack_bytes = 1024 * 1024;  // usable stack; a guard page is added below it
+  // What happens to a fiber that is still suspended when the loop destroys it (end of Run, or
+  // ~Loop). true: its stack is unwound (C++ destructors on it run, through a
+  // boost::context::detail::forced_unwind exception that must not be swallowed). false: its stack
+  // is released without running anything on it; use this when the stack may hold frames that an
+  // exception cannot cross (V8 JavaScript frames), and free the fiber's resources elsewhere.
+  bool unwind_on_destroy = true;
 };
 
 class Loop {
@@ -57,13 +63,25 @@ class Loop {
   void Sleep(Clock::duration d);
   void SleepUntil(Clock::time_point t);
   void Yield();
-  // Parks the current fiber until Unpark(fiber) is called (from the loop thread).
+  // Parks the current fiber until Unpark(fiber) is called (from the loop thread). An Unpark that
+  // arrives while the fiber is not parked is remembered: the next Park returns at once. Park
+  // also returns early when the fiber is interrupted (see Interrupt), so callers recheck their
+  // condition.
   void Park();
   void Unpark(Fiber* fiber);
 
+  // Asks a fiber to stop what it waits for (k6 interrupting an iteration at the end of
+  // gracefulStop): a pending or later Sleep/Park returns at once, and HttpClient::Do/DoBatch
+  // abort their transfers and return error responses. The flag stays set until
+  // ClearInterrupt. Loop thread only.
+  void Interrupt(Fiber* fiber);
+  bool Interrupted() const;  // of the current fiber; false outside fibers
+  void ClearInterrupt();     // of the current fiber
+
   Fiber* CurrentFiber() const;  // nullptr when not on a fiber
   void SetHooks(Fiber* fiber, FiberHooks hooks);
-  // Lowest usable address of the current fiber's stack (for v8::Isolate::SetStackLimit).
+  // Lowest usable address of the current fiber's stack (for v8::Isolate::SetStackLimit), 0 when
+  // not on a fiber.
   std::uintptr_t CurrentStackLimit() const;
 
   // Timers (loop thread, outside or inside fibers). The callback runs on the loop thread,

@@ -1,0 +1,473 @@
+#include "agent/loop/http.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "agent/loop/loop.h"
+#include "agent/loop/test_http_server.h"
+
+namespace volley::loop {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::RefusedPort;
+using testing::TestHttpServer;
+
+// Runs `body` on a fiber of a fresh loop with a fresh client, until it returns.
+void OnFiber(const HttpClientOptions& options, std::function<void(Loop&, HttpClient&)> body) {
+  Loop loop;
+  HttpClient client(&loop, options);
+  loop.Spawn([&] { body(loop, client); });
+  loop.Run(true);
+}
+
+void OnFiber(std::function<void(Loop&, HttpClient&)> body) { OnFiber({}, std::move(body)); }
+
+HttpRequest Get(const std::string& url) {
+  HttpRequest r;
+  r.url = url;
+  return r;
+}
+
+std::string HeaderValue(const HttpResponse& r, const std::string& name) {
+  for (const auto& [k, v] : r.headers) {
+    if (k == name) return v;
+  }
+  return "<missing>";
+}
+
+TEST(CanonicalHeaderKey, MatchesGoCanonicalForm) {
+  struct Case {
+    const char* in;
+    const char* out;
+  } cases[] = {
+      {"content-type", "Content-Type"},
+      {"CONTENT-LENGTH", "Content-Length"},
+      {"x-custom-header", "X-Custom-Header"},
+      {"etag", "Etag"},
+      {"www-authenticate", "Www-Authenticate"},
+      {"a--b", "A--B"},
+      {"bad header", "bad header"},  // not a token: left alone
+      {"", ""},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.in);
+    EXPECT_EQ(CanonicalHeaderKey(c.in), c.out);
+  }
+}
+
+TEST(HttpClient, GetReturnsStatusBodyHeadersAndMetadata) {
+  TestHttpServer server;
+  HttpResponse r;
+  OnFiber([&](Loop&, HttpClient& client) { r = client.Do(Get(server.Url("/hello"))); });
+
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "hello world");
+  EXPECT_EQ(r.error_code, 0);
+  EXPECT_EQ(r.error, "");
+  EXPECT_EQ(r.proto, "HTTP/1.1");
+  EXPECT_EQ(r.url, server.Url("/hello"));
+  EXPECT_EQ(HeaderValue(r, "X-Custom-Header"), "abc");
+  EXPECT_EQ(HeaderValue(r, "Content-Type"), "text/plain");
+  EXPECT_EQ(r.remote_ip, "127.0.0.1");
+  EXPECT_EQ(r.remote_port, server.port());
+  EXPECT_EQ(r.tls_version, "");
+  EXPECT_TRUE(r.redirects.empty());
+  EXPECT_EQ(r.bytes_sent, server.last_request_bytes());
+  EXPECT_EQ(r.bytes_received, server.last_response_bytes());
+
+  const HttpTimings& t = r.timings;
+  EXPECT_GT(t.connecting, 0);  // a new connection
+  EXPECT_EQ(t.tls_handshaking, 0);
+  EXPECT_GE(t.blocked, t.connecting);  // as in k6, blocked lasts until the connection is ready
+  EXPECT_GT(t.waiting, 0);
+  EXPECT_GE(t.receiving, 0);
+  EXPECT_DOUBLE_EQ(t.duration, t.sending + t.waiting + t.receiving);
+  EXPECT_LT(t.duration, 1000);
+}
+
+TEST(HttpClient, PostSendsBodyWithMethodAndCountsBytes) {
+  TestHttpServer server;
+  std::string body(100000, 'x');  // large enough to need several writes
+  HttpResponse r;
+  OnFiber([&](Loop&, HttpClient& client) {
+    HttpRequest req = Get(server.Url("/echo"));
+    req.method = "POST";
+    req.body = body;
+    req.headers = {{"Content-Type", "application/octet-stream"}};
+    r = client.Do(req);
+  });
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.size(), body.size());
+  EXPECT_EQ(r.body, body);
+  EXPECT_EQ(HeaderValue(r, "X-Method"), "POST");
+  EXPECT_EQ(HeaderValue(r, "X-Content-Type"), "application/octet-stream");
+  EXPECT_EQ(r.bytes_sent, server.last_request_bytes());
+  EXPECT_EQ(r.bytes_received, server.last_response_bytes());
+  EXPECT_DOUBLE_EQ(r.timings.duration, r.timings.sending + r.timings.waiting + r.timings.receiving);
+}
+
+TEST(HttpClient, MethodsAndBodiesReachTheServer) {
+  TestHttpServer server;
+  struct Case {
+    const char* method;
+    const char* body;
+    const char* content_type;  // as the server saw it
+  } cases[] = {
+      {"GET", "", "<none>"},         {"POST", "a=1", "<none>"},  // curl's form default is off
+      {"PUT", "put-body", "<none>"}, {"PATCH", "", "<none>"},
+      {"DELETE", "", "<none>"},      {"OPTIONS", "", "<none>"},
+  };
+  OnFiber([&](Loop&, HttpClient& client) {
+    for (const auto& c : cases) {
+      SCOPED_TRACE(c.method);
+      HttpRequest req = Get(server.Url("/echo"));
+      req.method = c.method;
+      req.body = c.body;
+      HttpResponse r = client.Do(req);
+      EXPECT_EQ(r.status, 200);
+      EXPECT_EQ(HeaderValue(r, "X-Method"), c.method);
+      EXPECT_EQ(HeaderValue(r, "X-Content-Type"), c.content_type);
+      EXPECT_EQ(r.body, c.body);
+    }
+    HttpRequest head = Get(server.Url("/hello"));
+    head.method = "HEAD";
+    HttpResponse r = client.Do(head);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "");
+    // The handle is reused: a GET after a HEAD must have a body again.
+    EXPECT_EQ(client.Do(Get(server.Url("/hello"))).body, "hello world");
+  });
+}
+
+TEST(HttpClient, FollowsRedirectChainCountingEachHop) {
+  TestHttpServer server;
+  HttpResponse r;
+  OnFiber([&](Loop&, HttpClient& client) { r = client.Do(Get(server.Url("/redirect/3"))); });
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "done");
+  EXPECT_EQ(r.url, server.Url("/redirect/0"));
+  ASSERT_EQ(r.redirects.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    const HttpResponse& hop = r.redirects[i];
+    EXPECT_EQ(hop.status, 302);
+    EXPECT_EQ(hop.url, server.Url("/redirect/" + std::to_string(3 - i)));
+    EXPECT_EQ(HeaderValue(hop, "Location"), "/redirect/" + std::to_string(2 - i));
+    EXPECT_GT(hop.bytes_received, 0u);
+    EXPECT_TRUE(hop.redirects.empty());
+  }
+  EXPECT_GT(r.redirects[0].timings.connecting, 0);
+  EXPECT_EQ(r.redirects[1].timings.connecting, 0);  // same keep-alive connection
+  EXPECT_EQ(server.connections_accepted(), 1);
+}
+
+TEST(HttpClient, StopsAtMaxRedirectsAndReturnsTheRedirect) {
+  TestHttpServer server;
+  struct Case {
+    int max_redirects;
+    int status;
+    std::size_t hops;
+  } cases[] = {{0, 302, 0}, {1, 302, 1}, {2, 302, 2}, {3, 200, 3}, {10, 200, 3}};
+  OnFiber([&](Loop&, HttpClient& client) {
+    for (const auto& c : cases) {
+      SCOPED_TRACE(c.max_redirects);
+      HttpRequest req = Get(server.Url("/redirect/3"));
+      req.max_redirects = c.max_redirects;
+      HttpResponse r = client.Do(req);
+      EXPECT_EQ(r.status, c.status);
+      EXPECT_EQ(r.redirects.size(), c.hops);
+      EXPECT_EQ(r.error_code, 0);
+    }
+  });
+}
+
+TEST(HttpClient, RedirectMethodRulesFollowK6) {
+  TestHttpServer server;
+  struct Case {
+    const char* path;
+    int hop_status;
+    const char* method;  // seen by the final target
+    const char* body;
+  } cases[] = {
+      {"/moved", 301, "GET", ""},
+      {"/redirect/1", 302, "GET", ""},  // reaches /redirect/0, which answers "done"
+      {"/see-other", 303, "GET", ""},
+      {"/temporary", 307, "POST", "payload"},
+      {"/permanent", 308, "POST", "payload"},
+  };
+  OnFiber([&](Loop&, HttpClient& client) {
+    for (const auto& c : cases) {
+      SCOPED_TRACE(c.path);
+      HttpRequest req = Get(server.Url(c.path));
+      req.method = "POST";
+      req.body = "payload";
+      req.headers = {{"Content-Type", "text/x-test"}};
+      HttpResponse r = client.Do(req);
+      ASSERT_EQ(r.redirects.size(), 1u);
+      EXPECT_EQ(r.redirects[0].status, c.hop_status);
+      EXPECT_EQ(r.status, 200);
+      if (std::string(c.path) == "/redirect/1") continue;
+      EXPECT_EQ(HeaderValue(r, "X-Method"), c.method);
+      EXPECT_EQ(r.body, c.body);
+      // A body-less GET does not carry the original Content-Type.
+      EXPECT_EQ(HeaderValue(r, "X-Content-Type"), *c.body ? "text/x-test" : "<none>");
+    }
+  });
+}
+
+TEST(HttpClient, RefusedConnectionIsError1212) {
+  int port = RefusedPort();
+  HttpResponse r;
+  OnFiber([&](Loop&, HttpClient& client) {
+    r = client.Do(Get("http://127.0.0.1:" + std::to_string(port) + "/"));
+  });
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.error_code, 1212);
+  EXPECT_EQ(r.error, "dial: connection refused");
+  EXPECT_EQ(r.timings.duration, 0);
+}
+
+TEST(HttpClient, SlowResponseTimesOutWith1050) {
+  TestHttpServer server;
+  HttpResponse r;
+  Clock::duration took{};
+  OnFiber([&](Loop&, HttpClient& client) {
+    HttpRequest req = Get(server.Url("/sleep/3000"));
+    req.timeout_s = 0.2;
+    auto start = Clock::now();
+    r = client.Do(req);
+    took = Clock::now() - start;
+  });
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.error_code, 1050);
+  EXPECT_EQ(r.error, "request timeout");
+  EXPECT_GE(took, milliseconds(190));
+  EXPECT_LT(took, milliseconds(1500));
+  EXPECT_GT(r.timings.waiting, 150);  // the wait for the first byte is what timed out
+}
+
+TEST(HttpClient, ErrorStatusGetsK6ErrorCodeWithoutErrorText) {
+  TestHttpServer server;
+  OnFiber([&](Loop&, HttpClient& client) {
+    for (int status : {200, 204, 404, 418, 500, 503}) {
+      SCOPED_TRACE(status);
+      HttpResponse r = client.Do(Get(server.Url("/status/" + std::to_string(status))));
+      EXPECT_EQ(r.status, status);
+      EXPECT_EQ(r.error_code, status >= 400 ? 1000 + status : 0);
+      EXPECT_EQ(r.error, "");
+    }
+  });
+}
+
+TEST(HttpClient, InvalidUrlIsError1020) {
+  HttpResponse r;
+  OnFiber([&](Loop&, HttpClient& client) { r = client.Do(Get("notascheme://x")); });
+  EXPECT_EQ(r.error_code, 1020);
+}
+
+TEST(HttpClient, KeepAliveReusesTheConnection) {
+  TestHttpServer server;
+  HttpResponse first, second;
+  OnFiber([&](Loop& loop, HttpClient& client) {
+    first = client.Do(Get(server.Url("/hello")));
+    loop.Sleep(milliseconds(20));  // idle between requests, like a VU sleeping
+    second = client.Do(Get(server.Url("/hello")));
+  });
+  EXPECT_GT(first.timings.connecting, 0);
+  EXPECT_EQ(second.status, 200);
+  EXPECT_EQ(second.timings.connecting, 0);
+  EXPECT_EQ(second.timings.tls_handshaking, 0);
+  EXPECT_EQ(server.connections_accepted(), 1);
+}
+
+TEST(HttpClient, DecodesGzip) {
+  TestHttpServer server;
+  HttpResponse r;
+  OnFiber([&](Loop&, HttpClient& client) { r = client.Do(Get(server.Url("/gzip"))); });
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(HeaderValue(r, "Content-Encoding"), "gzip");
+  std::string expected;
+  for (int i = 0; i < 100; ++i) expected += "compressible text ";
+  EXPECT_EQ(r.body, expected);
+  // Bytes received count the compressed body.
+  EXPECT_EQ(r.bytes_received, server.last_response_bytes());
+  EXPECT_LT(r.bytes_received, expected.size());
+}
+
+TEST(HttpClient, DiscardBodyKeepsByteCounts) {
+  TestHttpServer server;
+  HttpResponse r;
+  OnFiber([&](Loop&, HttpClient& client) {
+    HttpRequest req = Get(server.Url("/hello"));
+    req.discard_body = true;
+    r = client.Do(req);
+  });
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "");
+  EXPECT_EQ(r.bytes_received, server.last_response_bytes());
+}
+
+TEST(HttpClient, UserAgentComesFromOptionsUnlessTheRequestSetsOne) {
+  TestHttpServer server;
+  HttpClientOptions options;
+  options.user_agent = "volley-test/1";
+  OnFiber(options, [&](Loop&, HttpClient& client) {
+    HttpResponse r = client.Do(Get(server.Url("/headers")));
+    EXPECT_NE(r.body.find("User-Agent: volley-test/1\n"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("Accept:"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("Expect:"), std::string::npos) << r.body;
+
+    HttpRequest req = Get(server.Url("/headers"));
+    req.headers = {{"User-Agent", "custom/2"}, {"X-Empty", ""}};
+    r = client.Do(req);
+    EXPECT_NE(r.body.find("User-Agent: custom/2\n"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("volley-test"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("X-Empty: \n"), std::string::npos) << r.body;
+  });
+}
+
+TEST(HttpClient, BatchReturnsResponsesInRequestOrderAndRunsConcurrently) {
+  TestHttpServer server;
+  std::vector<HttpResponse> responses;
+  Clock::duration took{};
+  OnFiber([&](Loop&, HttpClient& client) {
+    std::vector<HttpRequest> requests = {
+        Get(server.Url("/sleep/300")), Get(server.Url("/hello")), Get(server.Url("/sleep/150")),
+        Get(server.Url("/redirect/2")), Get(server.Url("/status/404"))};
+    auto start = Clock::now();
+    responses = client.DoBatch(requests);
+    took = Clock::now() - start;
+  });
+  ASSERT_EQ(responses.size(), 5u);
+  EXPECT_EQ(responses[0].body, "slept");
+  EXPECT_EQ(responses[1].body, "hello world");
+  EXPECT_EQ(responses[2].body, "slept");
+  EXPECT_EQ(responses[3].body, "done");
+  EXPECT_EQ(responses[3].redirects.size(), 2u);
+  EXPECT_EQ(responses[4].status, 404);
+  EXPECT_LT(took, milliseconds(440));  // concurrent: about the longest, not the sum (450)
+}
+
+TEST(HttpClient, BatchRespectsBatchPerHost) {
+  TestHttpServer server;
+  HttpClientOptions options;
+  options.batch_per_host = 2;
+  Clock::duration took{};
+  OnFiber(options, [&](Loop&, HttpClient& client) {
+    std::vector<HttpRequest> requests(4, Get(server.Url("/sleep/100")));
+    auto start = Clock::now();
+    auto responses = client.DoBatch(requests);
+    took = Clock::now() - start;
+    for (const auto& r : responses) EXPECT_EQ(r.status, 200);
+  });
+  EXPECT_EQ(server.max_in_flight(), 2);
+  EXPECT_GE(took, milliseconds(200));
+}
+
+TEST(HttpClient, BatchRespectsBatchLimit) {
+  TestHttpServer server;
+  HttpClientOptions options;
+  options.batch = 3;
+  OnFiber(options, [&](Loop&, HttpClient& client) {
+    std::vector<HttpRequest> requests(9, Get(server.Url("/sleep/50")));
+    auto responses = client.DoBatch(requests);
+    for (const auto& r : responses) EXPECT_EQ(r.status, 200);
+  });
+  EXPECT_EQ(server.max_in_flight(), 3);
+}
+
+TEST(HttpClient, HostsMappingKeepsTheHostHeader) {
+  TestHttpServer server;
+  std::string port = std::to_string(server.port());
+  struct Case {
+    std::string name, target;
+  } cases[] = {
+      {"example.test", "127.0.0.1"},
+      {"example.test:" + port, "127.0.0.1:" + port},
+      {"example.test", "127.0.0.1:" + port},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name + " -> " + c.target);
+    HttpClientOptions options;
+    options.hosts[c.name] = c.target;
+    HttpResponse r;
+    OnFiber(options, [&](Loop&, HttpClient& client) {
+      // With the "ip:port" target the URL's port does not matter.
+      std::string url_port =
+          c.name == "example.test" && c.target.find(':') != std::string::npos ? "1" : port;
+      r = client.Do(Get("http://example.test:" + url_port + "/headers"));
+    });
+    EXPECT_EQ(r.status, 200) << r.error;
+    EXPECT_EQ(r.remote_ip, "127.0.0.1");
+    EXPECT_NE(r.body.find("Host: example.test:"), std::string::npos) << r.body;
+  }
+}
+
+TEST(HttpClient, ManyFibersShareTheLoop) {
+  TestHttpServer server;
+  constexpr int kFibers = 20, kRequests = 25;
+  int ok = 0;
+  Loop loop;
+  std::vector<std::unique_ptr<HttpClient>> clients;
+  for (int i = 0; i < kFibers; ++i) {
+    clients.push_back(std::make_unique<HttpClient>(&loop, HttpClientOptions{}));
+    HttpClient* client = clients.back().get();
+    loop.Spawn([&, client] {
+      for (int j = 0; j < kRequests; ++j) {
+        HttpResponse r = client->Do(Get(server.Url(j % 5 == 0 ? "/echo" : "/hello")));
+        if (r.status == 200) ok++;
+        if (j % 7 == 0) loop.Sleep(milliseconds(1));
+      }
+    });
+  }
+  loop.Run(true);
+  EXPECT_EQ(ok, kFibers * kRequests);
+  EXPECT_LE(server.connections_accepted(), kFibers);  // kept alive and reused
+}
+
+TEST(HttpClient, InterruptAbortsAnInFlightRequest) {
+  TestHttpServer server;
+  HttpResponse r;
+  Clock::duration took{};
+  Loop loop;
+  HttpClient client(&loop, {});
+  Fiber* vu = loop.Spawn([&] {
+    auto start = Clock::now();
+    r = client.Do(Get(server.Url("/sleep/3000")));
+    took = Clock::now() - start;
+  });
+  loop.Spawn([&] {
+    loop.Sleep(milliseconds(50));
+    loop.Interrupt(vu);
+  });
+  loop.Run(true);
+  EXPECT_LT(took, milliseconds(1000));
+  EXPECT_EQ(r.error_code, 1000);
+  EXPECT_EQ(r.status, 0);
+}
+
+TEST(HttpClient, StoppingTheLoopWithARequestInFlightCleansUp) {
+  TestHttpServer server;
+  Loop loop;
+  HttpClient client(&loop, {});
+  loop.Spawn([&] { client.Do(Get(server.Url("/sleep/3000"))); });
+  loop.Spawn([&] {
+    loop.Sleep(milliseconds(50));
+    loop.Stop();
+  });
+  loop.Run(false);
+  EXPECT_EQ(loop.FiberCount(), 0u);
+  // The client is usable again on a new fiber.
+  HttpResponse r;
+  loop.Spawn([&] { r = client.Do(Get(server.Url("/hello"))); });
+  loop.Run(true);
+  EXPECT_EQ(r.status, 200);
+}
+
+}  // namespace
+}  // namespace volley::loop
