@@ -68,6 +68,12 @@ struct IterationInfo {
   double scenario_progress = 0;
   std::map<std::string, std::string> scenario_env;   // merged over the global __ENV
   std::map<std::string, std::string> scenario_tags;  // added to every sample's tags
+  // Added for k6/execution (optional; zero when the executor does not know).
+  std::string executor;                              // exec.scenario.executor
+  std::int64_t instance_vus_active = 0;              // exec.instance.vusActive
+  std::int64_t instance_iterations_completed = 0;    // exec.instance.iterationsCompleted
+  std::int64_t instance_iterations_interrupted = 0;  // exec.instance.iterationsInterrupted
+  double test_run_duration_ms = 0;                   // exec.instance.currentTestRunDuration
 };
 
 // Shared, read-only test state every VU of a process sees (owned by the caller, outlives Vus).

@@ -1,0 +1,840 @@
+// The `k6/http` module. Requests go through the VU's loop::HttpClient (the fiber yields while
+// they run). This is the hot path: a response is one object from a cached template that points
+// at the C++ response; body, headers, timings and the rest become JS values only when the
+// script reads them (lazy data properties), and json() parses once and caches. Tag sets for the
+// request metrics come from the VU's tag cache, so a repeated request interns nothing.
+#include <algorithm>
+#include <cctype>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "agent/js/v8_util.h"
+#include "agent/js/vu_impl.h"
+
+namespace volley::js {
+
+enum class ResponseType { kText, kBinary, kNone };
+
+// The C++ side of one response object. Freed by the object's weak callback or with its VU.
+struct ResponseData {
+  loop::HttpResponse response;
+  std::string method;
+  std::string request_url;
+  loop::HeaderList request_headers;
+  std::string request_body;
+  ResponseType response_type = ResponseType::kText;
+  std::int64_t external_bytes = 0;
+  VuImpl* vu = nullptr;
+  v8::Global<v8::Object> handle;
+  ResponseData* prev = nullptr;
+  ResponseData* next = nullptr;
+};
+
+namespace {
+
+void Unlink(ResponseData* d) {
+  if (d->prev != nullptr) d->prev->next = d->next;
+  if (d->next != nullptr) d->next->prev = d->prev;
+  if (d->vu->responses_ == d) d->vu->responses_ = d->next;
+}
+
+void OnResponseCollected(const v8::WeakCallbackInfo<ResponseData>& info) {
+  ResponseData* d = info.GetParameter();
+  d->handle.Reset();
+  Unlink(d);
+  d->vu->external_bytes_released_ += d->external_bytes;
+  delete d;
+}
+
+}  // namespace
+
+void FreeAllResponses(VuImpl* vu) {
+  while (vu->responses_ != nullptr) {
+    ResponseData* d = vu->responses_;
+    vu->responses_ = d->next;
+    d->handle.Reset();
+    delete d;
+  }
+}
+
+namespace {
+
+// A request as parsed from the script, before it is sent.
+struct RequestSpec {
+  loop::HttpRequest request;
+  std::string name_tag;  // "" -> the URL
+  metrics::TagSet user_tags;
+  ResponseType response_type = ResponseType::kText;
+  bool has_callback = true;
+  std::vector<std::pair<int, int>> expected;
+};
+
+std::string FormEscape(std::string_view s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else if (c == ' ') {
+      out += '+';
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+// {a: 1, b: [2, 3]} -> "a=1&b=2&b=3" (keys sorted, arrays repeat the key).
+std::string FormEncode(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                       v8::Local<v8::Object> object) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> fields;
+  v8::Local<v8::Array> keys;
+  if (!object->GetOwnPropertyNames(context).ToLocal(&keys)) return "";
+  for (uint32_t i = 0; i < keys->Length(); ++i) {
+    v8::Local<v8::Value> key = keys->Get(context, i).ToLocalChecked();
+    v8::Local<v8::Value> value;
+    if (!object->Get(context, key).ToLocal(&value)) continue;
+    std::vector<std::string> values;
+    if (value->IsArray()) {
+      v8::Local<v8::Array> array = value.As<v8::Array>();
+      for (uint32_t j = 0; j < array->Length(); ++j) {
+        values.push_back(ToStdString(isolate, array->Get(context, j).ToLocalChecked()));
+      }
+    } else {
+      values.push_back(ToStdString(isolate, value));
+    }
+    fields.emplace_back(ToStdString(isolate, key), std::move(values));
+  }
+  std::stable_sort(fields.begin(), fields.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string out;
+  for (const auto& [key, values] : fields) {
+    for (const std::string& value : values) {
+      if (!out.empty()) out += '&';
+      absl::StrAppend(&out, FormEscape(key), "=", FormEscape(value));
+    }
+  }
+  return out;
+}
+
+bool HasHeader(const loop::HeaderList& headers, absl::string_view name) {
+  for (const auto& [key, value] : headers) {
+    if (absl::EqualsIgnoreCase(key, name)) return true;
+  }
+  return false;
+}
+
+// Reads expectedStatuses() ranges stored on a callback object; false when it is not one.
+bool ReadStatusRanges(VuImpl* vu, v8::Local<v8::Context> context, v8::Local<v8::Value> value,
+                      std::vector<std::pair<int, int>>* out) {
+  v8::Isolate* isolate = vu->isolate();
+  if (!value->IsObject() || vu->statuses_key.IsEmpty()) return false;
+  v8::Local<v8::Value> ranges;
+  if (!value.As<v8::Object>()->GetPrivate(context, vu->statuses_key.Get(isolate)).ToLocal(&ranges) ||
+      !ranges->IsArray()) {
+    return false;
+  }
+  v8::Local<v8::Array> array = ranges.As<v8::Array>();
+  out->clear();
+  for (uint32_t i = 0; i + 1 < array->Length(); i += 2) {
+    out->emplace_back(array->Get(context, i).ToLocalChecked()->Int32Value(context).FromMaybe(0),
+                      array->Get(context, i + 1).ToLocalChecked()->Int32Value(context).FromMaybe(0));
+  }
+  return true;
+}
+
+// Fills `spec` from the script's arguments; throws and returns false on bad input.
+bool ParseRequest(VuImpl* vu, v8::Local<v8::Context> context, std::string method,
+                  v8::Local<v8::Value> url, v8::Local<v8::Value> body,
+                  v8::Local<v8::Value> params, RequestSpec* spec) {
+  v8::Isolate* isolate = vu->isolate();
+  loop::HttpRequest& request = spec->request;
+  request.method = absl::AsciiStrToUpper(method);
+
+  // A URL, or an http.url`...` object {url, name}.
+  if (url->IsObject() && !url->IsString()) {
+    v8::Local<v8::Object> object = url.As<v8::Object>();
+    v8::Local<v8::Value> u, name;
+    if (object->Get(context, V8Name(isolate, "url")).ToLocal(&u) && !u->IsUndefined()) {
+      request.url = ToStdString(isolate, u);
+      if (object->Get(context, V8Name(isolate, "name")).ToLocal(&name) && name->IsString()) {
+        spec->name_tag = ToStdString(isolate, name);
+      }
+    } else {
+      request.url = ToStdString(isolate, url);
+    }
+  } else {
+    request.url = ToStdString(isolate, url);
+  }
+  if (!absl::StartsWithIgnoreCase(request.url, "http://") &&
+      !absl::StartsWithIgnoreCase(request.url, "https://")) {
+    ThrowError(isolate, absl::StrCat("invalid URL \"", request.url,
+                                     "\": only http:// and https:// URLs are supported"));
+    return false;
+  }
+
+  bool form = false;
+  if (!body.IsEmpty() && !body->IsNullOrUndefined()) {
+    if (!BytesOf(isolate, body, &request.body)) {
+      if (body->IsObject()) {
+        request.body = FormEncode(isolate, context, body.As<v8::Object>());
+        form = true;
+      } else {
+        request.body = ToStdString(isolate, body);
+      }
+    }
+  }
+
+  const TestContext& test = vu->test();
+  bool response_type_set = false;
+  spec->has_callback = vu->response_callback_set;
+  if (!params.IsEmpty() && params->IsObject()) {
+    v8::Local<v8::Object> p = params.As<v8::Object>();
+    v8::Local<v8::Value> v;
+    if (p->Get(context, V8Name(isolate, "headers")).ToLocal(&v) && v->IsObject()) {
+      ReadStringPairs(isolate, context, v, &request.headers);
+    }
+    if (p->Get(context, V8Name(isolate, "tags")).ToLocal(&v) && v->IsObject()) {
+      ReadStringPairs(isolate, context, v, &spec->user_tags);
+      for (auto it = spec->user_tags.begin(); it != spec->user_tags.end();) {
+        if (it->first == "name") {
+          spec->name_tag = it->second;
+          it = spec->user_tags.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    if (p->Get(context, V8Name(isolate, "timeout")).ToLocal(&v) && !v->IsNullOrUndefined()) {
+      double ms;
+      if (v->IsNumber()) {
+        ms = v.As<v8::Number>()->Value();
+      } else if (!ParseDurationMs(ToStdString(isolate, v), &ms)) {
+        ThrowError(isolate, absl::StrCat("invalid timeout: ", ToStdString(isolate, v)));
+        return false;
+      }
+      request.timeout_s = ms / 1000;
+    }
+    if (p->Get(context, V8Name(isolate, "redirects")).ToLocal(&v) && v->IsNumber()) {
+      request.max_redirects = v->Int32Value(context).FromMaybe(10);
+    }
+    if (p->Get(context, V8Name(isolate, "responseType")).ToLocal(&v) && !v->IsNullOrUndefined()) {
+      std::string type = ToStdString(isolate, v);
+      response_type_set = true;
+      if (type == "text") {
+        spec->response_type = ResponseType::kText;
+      } else if (type == "binary") {
+        spec->response_type = ResponseType::kBinary;
+      } else if (type == "none") {
+        spec->response_type = ResponseType::kNone;
+      } else {
+        ThrowError(isolate, absl::StrCat("invalid responseType: ", type));
+        return false;
+      }
+    }
+    if (p->Get(context, V8Name(isolate, "responseCallback")).ToLocal(&v) && !v->IsUndefined()) {
+      if (v->IsNull()) {
+        spec->has_callback = false;
+      } else if (!ReadStatusRanges(vu, context, v, &spec->expected)) {
+        ThrowError(isolate, "responseCallback must be made with http.expectedStatuses()");
+        return false;
+      } else {
+        spec->has_callback = true;
+      }
+    }
+  }
+  if (spec->has_callback && spec->expected.empty()) spec->expected = vu->expected_statuses;
+  if (!response_type_set && test.discard_response_bodies) {
+    spec->response_type = ResponseType::kNone;
+  }
+  request.discard_body = spec->response_type == ResponseType::kNone;
+  if (form && !HasHeader(request.headers, "Content-Type")) {
+    request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+  }
+  return true;
+}
+
+bool IsExpected(const RequestSpec& spec, const loop::HttpResponse& r) {
+  if (r.error_code != 0 && r.status == 0) return false;
+  for (const auto& [min, max] : spec.expected) {
+    if (r.status >= min && r.status <= max) return true;
+  }
+  return false;
+}
+
+// One request's samples (one hop of a redirect chain).
+void EmitHop(VuImpl* vu, const RequestSpec& spec, const loop::HttpResponse& r,
+             const std::string& url) {
+  bool expected = spec.has_callback && IsExpected(spec, r);
+  const std::string& name = spec.name_tag.empty() ? url : spec.name_tag;
+  std::string key = absl::StrCat("http\x1f", vu->group_path(), "\x1f", spec.request.method, "\x1f",
+                                 url, "\x1f", name, "\x1f", r.status, "\x1f", r.proto, "\x1f",
+                                 r.error_code, "\x1f", r.tls_version, "\x1f",
+                                 spec.has_callback ? (expected ? "1" : "0") : "-");
+  if (r.error_code != 0) absl::StrAppend(&key, "\x1f", r.error);
+  for (const auto& [k, v] : spec.user_tags) absl::StrAppend(&key, "\x1e", k, "\x1f", v);
+  metrics::TagSetId* cached = vu->CachedTags(key);
+  if (*cached == ~metrics::TagSetId{0}) {
+    metrics::TagSet tags;
+    tags.reserve(16);
+    vu->AppendContextTags(&tags);
+    if (vu->SystemTagEnabled(kTagGroup)) tags.emplace_back("group", vu->group_path());
+    if (vu->SystemTagEnabled(kTagProto) && !r.proto.empty()) tags.emplace_back("proto", r.proto);
+    if (vu->SystemTagEnabled(kTagStatus)) tags.emplace_back("status", absl::StrCat(r.status));
+    if (vu->SystemTagEnabled(kTagMethod)) tags.emplace_back("method", spec.request.method);
+    if (vu->SystemTagEnabled(kTagUrl)) tags.emplace_back("url", url);
+    if (vu->SystemTagEnabled(kTagName)) tags.emplace_back("name", name);
+    if (vu->SystemTagEnabled(kTagExpectedResponse) && spec.has_callback) {
+      tags.emplace_back("expected_response", expected ? "true" : "false");
+    }
+    if (r.error_code != 0) {
+      if (vu->SystemTagEnabled(kTagErrorCode)) {
+        tags.emplace_back("error_code", absl::StrCat(r.error_code));
+      }
+      if (vu->SystemTagEnabled(kTagError) && !r.error.empty()) tags.emplace_back("error", r.error);
+    }
+    if (vu->SystemTagEnabled(kTagTlsVersion) && !r.tls_version.empty()) {
+      tags.emplace_back("tls_version", r.tls_version);
+    }
+    tags.insert(tags.end(), spec.user_tags.begin(), spec.user_tags.end());
+    *cached = vu->aggregator()->Intern(tags);
+  }
+  metrics::TagSetId tags = *cached;
+  metrics::Aggregator* agg = vu->aggregator();
+  namespace b = metrics::builtin;
+  const loop::HttpTimings& t = r.timings;
+  agg->Add(b::kHttpReqs, tags, 1);
+  agg->Add(b::kHttpReqDuration, tags, t.duration);
+  agg->Add(b::kHttpReqBlocked, tags, t.blocked);
+  agg->Add(b::kHttpReqConnecting, tags, t.connecting);
+  agg->Add(b::kHttpReqTlsHandshaking, tags, t.tls_handshaking);
+  agg->Add(b::kHttpReqSending, tags, t.sending);
+  agg->Add(b::kHttpReqWaiting, tags, t.waiting);
+  agg->Add(b::kHttpReqReceiving, tags, t.receiving);
+  if (spec.has_callback) agg->Add(b::kHttpReqFailed, tags, expected ? 0 : 1);
+  vu->AddTraffic(r.bytes_sent, r.bytes_received);
+}
+
+void EmitRequestMetrics(VuImpl* vu, const RequestSpec& spec, const loop::HttpResponse& r) {
+  const std::string* url = &spec.request.url;
+  for (const loop::HttpResponse& hop : r.redirects) {
+    EmitHop(vu, spec, hop, *url);
+    // The next hop asked for where this one pointed.
+    url = &hop.url;
+    for (const auto& [k, v] : hop.headers) {
+      if (absl::EqualsIgnoreCase(k, "Location")) {
+        url = &v;
+        break;
+      }
+    }
+  }
+  EmitHop(vu, spec, r, r.redirects.empty() ? spec.request.url : r.url.empty() ? *url : r.url);
+}
+
+// ---- response objects ----
+
+enum ResponseField {
+  kStatus,
+  kStatusText,
+  kBody,
+  kHeaders,
+  kUrl,
+  kProto,
+  kRemoteIp,
+  kRemotePort,
+  kTimings,
+  kError,
+  kErrorCode,
+  kTlsVersion,
+  kRequest,
+  kCookies,
+};
+
+ResponseData* DataOf(v8::Local<v8::Object> holder) {
+  if (holder->InternalFieldCount() < 1) return nullptr;
+  return static_cast<ResponseData*>(holder->GetAlignedPointerFromInternalField(0));
+}
+
+const char* ReasonPhrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Request Entity Too Large";
+    case 418: return "I'm a teapot";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "";
+  }
+}
+
+v8::Local<v8::Object> HeadersObject(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                                    const loop::HeaderList& headers) {
+  v8::Local<v8::Object> object = v8::Object::New(isolate);
+  for (const auto& [name, value] : headers) {
+    v8::Local<v8::String> key = V8Str(isolate, name);
+    v8::Local<v8::Value> existing;
+    if (object->Get(context, key).ToLocal(&existing) && existing->IsString()) {
+      // Repeated headers join with ", " (Set-Cookie too, as k6 does).
+      object->Set(context, key, V8Str(isolate, ToStdString(isolate, existing) + ", " + value))
+          .Check();
+    } else {
+      object->Set(context, key, V8Str(isolate, value)).Check();
+    }
+  }
+  return object;
+}
+
+void ResponseGetter(v8::Local<v8::Name>, const v8::PropertyCallbackInfo<v8::Value>& info) {
+  v8::Isolate* isolate = info.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  ResponseData* d = DataOf(info.Holder());
+  if (d == nullptr) return;
+  const loop::HttpResponse& r = d->response;
+  auto ret = info.GetReturnValue();
+  switch (static_cast<ResponseField>(info.Data().As<v8::Int32>()->Value())) {
+    case kStatus:
+      return ret.Set(r.status);
+    case kStatusText:
+      return ret.Set(V8Str(isolate, r.status == 0 ? std::string()
+                                                  : absl::StrCat(r.status, " ",
+                                                                 ReasonPhrase(r.status))));
+    case kBody:
+      if (d->response_type == ResponseType::kNone || (r.status == 0 && r.body.empty())) {
+        return ret.SetNull();
+      }
+      if (d->response_type == ResponseType::kBinary) return ret.Set(NewArrayBuffer(isolate, r.body));
+      return ret.Set(V8Str(isolate, r.body));
+    case kHeaders:
+      return ret.Set(HeadersObject(isolate, context, r.headers));
+    case kUrl:
+      return ret.Set(V8Str(isolate, r.url.empty() ? d->request_url : r.url));
+    case kProto:
+      return ret.Set(V8Str(isolate, r.proto));
+    case kRemoteIp:
+      return ret.Set(V8Str(isolate, r.remote_ip));
+    case kRemotePort:
+      return ret.Set(r.remote_port);
+    case kTimings: {
+      v8::Local<v8::Object> t = v8::Object::New(isolate);
+      auto put = [&](const char* name, double value) {
+        t->Set(context, V8Name(isolate, name), v8::Number::New(isolate, value)).Check();
+      };
+      put("blocked", r.timings.blocked);
+      put("connecting", r.timings.connecting);
+      put("tls_handshaking", r.timings.tls_handshaking);
+      put("sending", r.timings.sending);
+      put("waiting", r.timings.waiting);
+      put("receiving", r.timings.receiving);
+      put("duration", r.timings.duration);
+      return ret.Set(t);
+    }
+    case kError:
+      return ret.Set(V8Str(isolate, r.error));
+    case kErrorCode:
+      return ret.Set(r.error_code);
+    case kTlsVersion:
+      return ret.Set(V8Str(isolate, r.tls_version));
+    case kRequest: {
+      v8::Local<v8::Object> req = v8::Object::New(isolate);
+      req->Set(context, V8Name(isolate, "method"), V8Str(isolate, d->method)).Check();
+      req->Set(context, V8Name(isolate, "url"), V8Str(isolate, d->request_url)).Check();
+      req->Set(context, V8Name(isolate, "body"), V8Str(isolate, d->request_body)).Check();
+      v8::Local<v8::Object> headers = v8::Object::New(isolate);
+      for (const auto& [name, value] : d->request_headers) {
+        v8::Local<v8::String> key = V8Str(isolate, name);
+        v8::Local<v8::Value> list;
+        if (!headers->Get(context, key).ToLocal(&list) || !list->IsArray()) {
+          list = v8::Array::New(isolate);
+          headers->Set(context, key, list).Check();
+        }
+        v8::Local<v8::Array> array = list.As<v8::Array>();
+        array->Set(context, array->Length(), V8Str(isolate, value)).Check();
+      }
+      req->Set(context, V8Name(isolate, "headers"), headers).Check();
+      req->Set(context, V8Name(isolate, "cookies"), v8::Object::New(isolate)).Check();
+      return ret.Set(req);
+    }
+    case kCookies:
+      return ret.Set(v8::Object::New(isolate));
+  }
+}
+
+// Applies a gjson-like path ("a.b.0.c", "items.#") to a parsed JSON value.
+v8::Local<v8::Value> SelectPath(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                                v8::Local<v8::Value> value, const std::string& path) {
+  for (absl::string_view part : absl::StrSplit(path, '.')) {
+    if (value->IsArray()) {
+      v8::Local<v8::Array> array = value.As<v8::Array>();
+      if (part == "#") {
+        value = v8::Integer::NewFromUnsigned(isolate, array->Length());
+        continue;
+      }
+      uint32_t index;
+      if (!absl::SimpleAtoi(part, &index) || index >= array->Length()) return v8::Null(isolate);
+      value = array->Get(context, index).ToLocalChecked();
+    } else if (value->IsObject()) {
+      v8::Local<v8::Object> object = value.As<v8::Object>();
+      v8::Local<v8::String> key = V8Str(isolate, std::string_view(part.data(), part.size()));
+      if (!object->HasOwnProperty(context, key).FromMaybe(false)) return v8::Null(isolate);
+      value = object->Get(context, key).ToLocalChecked();
+    } else {
+      return v8::Null(isolate);
+    }
+  }
+  return value;
+}
+
+// response.json(selector?)
+void ResponseJson(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  VuImpl* vu = VuImpl::From(isolate);
+  v8::Local<v8::Object> self = args.This();
+  ResponseData* d = DataOf(self);
+  if (d == nullptr) return ThrowTypeError(isolate, "json() needs a response");
+  if (d->response_type == ResponseType::kNone) {
+    return ThrowError(isolate, "the body is null so we can't transform it to JSON - this likely "
+                               "was because of a request error getting the response");
+  }
+  v8::Local<v8::Private> key = vu->json_cache_key.Get(isolate);
+  v8::Local<v8::Value> parsed;
+  if (!self->GetPrivate(context, key).ToLocal(&parsed)) return;
+  if (parsed->IsUndefined()) {
+    if (!v8::JSON::Parse(context, V8Str(isolate, d->response.body)).ToLocal(&parsed)) return;
+    self->SetPrivate(context, key, parsed).Check();
+  }
+  if (args.Length() > 0 && args[0]->IsString()) {
+    std::string path = ToStdString(isolate, args[0]);
+    if (!path.empty()) parsed = SelectPath(isolate, context, parsed, path);
+  }
+  args.GetReturnValue().Set(parsed);
+}
+
+void ResponseHtml(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  ThrowError(args.GetIsolate(), "response.html() is not supported by volley");
+}
+
+v8::Local<v8::ObjectTemplate> ResponseTemplate(VuImpl* vu) {
+  v8::Isolate* isolate = vu->isolate();
+  if (vu->response_template.IsEmpty()) {
+    v8::Local<v8::FunctionTemplate> ctor = v8::FunctionTemplate::New(isolate);
+    ctor->SetClassName(V8Name(isolate, "Response"));
+    v8::Local<v8::ObjectTemplate> proto = ctor->PrototypeTemplate();
+    proto->Set(V8Name(isolate, "json"), NewMethodTemplate(isolate, &ResponseJson));
+    proto->Set(V8Name(isolate, "html"), NewMethodTemplate(isolate, &ResponseHtml));
+    v8::Local<v8::ObjectTemplate> t = ctor->InstanceTemplate();
+    t->SetInternalFieldCount(1);
+    static const std::pair<const char*, ResponseField> kFields[] = {
+        {"status", kStatus},         {"status_text", kStatusText},
+        {"body", kBody},             {"headers", kHeaders},
+        {"url", kUrl},               {"proto", kProto},
+        {"remote_ip", kRemoteIp},    {"remote_port", kRemotePort},
+        {"timings", kTimings},       {"error", kError},
+        {"error_code", kErrorCode},  {"tls_version", kTlsVersion},
+        {"request", kRequest},       {"cookies", kCookies},
+    };
+    for (const auto& [name, field] : kFields) {
+      t->SetLazyDataProperty(V8Name(isolate, name), &ResponseGetter, v8::Int32::New(isolate, field));
+    }
+    vu->response_template.Reset(isolate, t);
+    vu->json_cache_key.Reset(isolate, v8::Private::New(isolate, V8Name(isolate, "volley.json")));
+  }
+  return vu->response_template.Get(isolate);
+}
+
+v8::Local<v8::Object> MakeResponse(VuImpl* vu, v8::Local<v8::Context> context, RequestSpec* spec,
+                                   loop::HttpResponse* response) {
+  v8::Isolate* isolate = vu->isolate();
+  v8::Local<v8::Object> object = ResponseTemplate(vu)->NewInstance(context).ToLocalChecked();
+  auto* d = new ResponseData;
+  d->response = std::move(*response);
+  d->response.redirects.clear();
+  d->method = spec->request.method;
+  d->request_url = std::move(spec->request.url);
+  d->request_headers = std::move(spec->request.headers);
+  d->request_body = std::move(spec->request.body);
+  d->response_type = spec->response_type;
+  d->vu = vu;
+  d->external_bytes = static_cast<std::int64_t>(sizeof(ResponseData) + d->response.body.size() +
+                                                d->request_body.size());
+  object->SetAlignedPointerInInternalField(0, d);
+  d->handle.Reset(isolate, object);
+  d->handle.SetWeak(d, &OnResponseCollected, v8::WeakCallbackType::kParameter);
+  d->next = vu->responses_;
+  if (d->next != nullptr) d->next->prev = d;
+  vu->responses_ = d;
+  // Bodies live outside the JS heap: tell the GC, so a loop full of big responses collects.
+  std::int64_t change = d->external_bytes - vu->external_bytes_released_;
+  vu->external_bytes_released_ = 0;
+  if (change != 0) isolate->AdjustAmountOfExternalAllocatedMemory(change);
+  return object;
+}
+
+// ---- the module's functions ----
+
+bool CheckNotInit(VuImpl* vu) {
+  if (vu->in_init()) {
+    ThrowError(vu->isolate(), "Making http requests in the init context is not supported");
+    return false;
+  }
+  return true;
+}
+
+// Sends one parsed request and returns its response object (or throws).
+void SendOne(const v8::FunctionCallbackInfo<v8::Value>& args, RequestSpec* spec) {
+  v8::Isolate* isolate = args.GetIsolate();
+  VuImpl* vu = VuImpl::From(isolate);
+  if (vu->interrupted()) return;
+  loop::HttpResponse response = vu->http()->Do(spec->request);
+  if (vu->interrupted()) return;
+  EmitRequestMetrics(vu, *spec, response);
+  if (response.error_code != 0 && vu->test().throw_on_error) {
+    return ThrowError(isolate, response.error);
+  }
+  args.GetReturnValue().Set(MakeResponse(vu, isolate->GetCurrentContext(), spec, &response));
+}
+
+v8::Local<v8::Value> Arg(const v8::FunctionCallbackInfo<v8::Value>& args, int i) {
+  return i < args.Length() ? args[i] : v8::Undefined(args.GetIsolate()).As<v8::Value>();
+}
+
+// get/head(url, params); `data` holds the method.
+void NoBodyMethod(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  VuImpl* vu = VuImpl::From(isolate);
+  if (!CheckNotInit(vu)) return;
+  RequestSpec spec;
+  if (!ParseRequest(vu, isolate->GetCurrentContext(), ToStdString(isolate, args.Data()),
+                    Arg(args, 0), v8::Local<v8::Value>(), Arg(args, 1), &spec)) {
+    return;
+  }
+  SendOne(args, &spec);
+}
+
+// post/put/patch/del/options(url, body, params); `data` holds the method.
+void BodyMethod(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  VuImpl* vu = VuImpl::From(isolate);
+  if (!CheckNotInit(vu)) return;
+  RequestSpec spec;
+  if (!ParseRequest(vu, isolate->GetCurrentContext(), ToStdString(isolate, args.Data()),
+                    Arg(args, 0), Arg(args, 1), Arg(args, 2), &spec)) {
+    return;
+  }
+  SendOne(args, &spec);
+}
+
+// request(method, url, body, params)
+void Request(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  VuImpl* vu = VuImpl::From(isolate);
+  if (!CheckNotInit(vu)) return;
+  RequestSpec spec;
+  if (!ParseRequest(vu, isolate->GetCurrentContext(), ToStdString(isolate, Arg(args, 0)),
+                    Arg(args, 1), Arg(args, 2), Arg(args, 3), &spec)) {
+    return;
+  }
+  SendOne(args, &spec);
+}
+
+// One element of a batch: "url", [method, url, body, params] or {method, url, body, params}.
+bool ParseBatchItem(VuImpl* vu, v8::Local<v8::Context> context, v8::Local<v8::Value> item,
+                    RequestSpec* spec) {
+  v8::Isolate* isolate = vu->isolate();
+  if (item->IsString()) {
+    return ParseRequest(vu, context, "GET", item, {}, {}, spec);
+  }
+  if (item->IsArray()) {
+    v8::Local<v8::Array> a = item.As<v8::Array>();
+    auto at = [&](uint32_t i) {
+      return i < a->Length() ? a->Get(context, i).ToLocalChecked()
+                             : v8::Undefined(isolate).As<v8::Value>();
+    };
+    if (a->Length() < 2) {
+      ThrowError(isolate, "a batch request array needs at least a method and a URL");
+      return false;
+    }
+    return ParseRequest(vu, context, ToStdString(isolate, at(0)), at(1), at(2), at(3), spec);
+  }
+  if (item->IsObject()) {
+    v8::Local<v8::Object> o = item.As<v8::Object>();
+    auto get = [&](const char* name) {
+      v8::Local<v8::Value> v;
+      if (!o->Get(context, V8Name(isolate, name)).ToLocal(&v)) v = v8::Undefined(isolate);
+      return v;
+    };
+    v8::Local<v8::Value> method = get("method");
+    return ParseRequest(vu, context,
+                        method->IsUndefined() ? "GET" : ToStdString(isolate, method), get("url"),
+                        get("body"), get("params"), spec);
+  }
+  ThrowError(isolate, "invalid batch request");
+  return false;
+}
+
+// batch(array | object) -> responses in the same shape.
+void Batch(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  VuImpl* vu = VuImpl::From(isolate);
+  if (!CheckNotInit(vu)) return;
+  if (args.Length() < 1 || !args[0]->IsObject()) {
+    return ThrowTypeError(isolate, "batch() needs an array or an object of requests");
+  }
+  v8::Local<v8::Object> input = args[0].As<v8::Object>();
+  bool is_array = input->IsArray();
+  v8::Local<v8::Array> keys;
+  if (is_array) {
+    uint32_t n = input.As<v8::Array>()->Length();
+    keys = v8::Array::New(isolate, static_cast<int>(n));
+    for (uint32_t i = 0; i < n; ++i) keys->Set(context, i, v8::Integer::NewFromUnsigned(isolate, i)).Check();
+  } else if (!input->GetOwnPropertyNames(context).ToLocal(&keys)) {
+    return;
+  }
+  std::vector<RequestSpec> specs(keys->Length());
+  std::vector<loop::HttpRequest> requests;
+  requests.reserve(specs.size());
+  for (uint32_t i = 0; i < keys->Length(); ++i) {
+    v8::Local<v8::Value> item;
+    if (!input->Get(context, keys->Get(context, i).ToLocalChecked()).ToLocal(&item)) return;
+    if (!ParseBatchItem(vu, context, item, &specs[i])) return;
+    requests.push_back(specs[i].request);
+  }
+  if (vu->interrupted()) return;
+  std::vector<loop::HttpResponse> responses = vu->http()->DoBatch(requests);
+  if (vu->interrupted()) return;
+  v8::Local<v8::Object> out = is_array ? v8::Array::New(isolate, static_cast<int>(specs.size())).As<v8::Object>()
+                                       : v8::Object::New(isolate);
+  std::string first_error;
+  for (std::size_t i = 0; i < specs.size() && i < responses.size(); ++i) {
+    EmitRequestMetrics(vu, specs[i], responses[i]);
+    if (responses[i].error_code != 0 && first_error.empty()) first_error = responses[i].error;
+    out->Set(context, keys->Get(context, static_cast<uint32_t>(i)).ToLocalChecked(),
+             MakeResponse(vu, context, &specs[i], &responses[i]))
+        .Check();
+  }
+  if (!first_error.empty() && vu->test().throw_on_error) return ThrowError(isolate, first_error);
+  args.GetReturnValue().Set(out);
+}
+
+// http.url`https://x/${id}` -> {url: "https://x/5", name: "https://x/${}"}
+void Url(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  if (args.Length() < 1 || !args[0]->IsArray()) {
+    return ThrowTypeError(isolate, "http.url must be used as a template tag");
+  }
+  v8::Local<v8::Array> parts = args[0].As<v8::Array>();
+  std::string url, name;
+  for (uint32_t i = 0; i < parts->Length(); ++i) {
+    std::string part = ToStdString(isolate, parts->Get(context, i).ToLocalChecked());
+    url += part;
+    name += part;
+    if (i + 1 < parts->Length()) {
+      url += static_cast<int>(i + 1) < args.Length() ? ToStdString(isolate, args[i + 1]) : "";
+      name += "${}";
+    }
+  }
+  v8::Local<v8::Object> out = v8::Object::New(isolate);
+  out->Set(context, V8Name(isolate, "url"), V8Str(isolate, url)).Check();
+  out->Set(context, V8Name(isolate, "name"), V8Str(isolate, name)).Check();
+  args.GetReturnValue().Set(out);
+}
+
+// expectedStatuses(200, {min: 300, max: 399}, ...) -> an opaque callback object.
+void ExpectedStatuses(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  VuImpl* vu = VuImpl::From(isolate);
+  v8::Local<v8::Array> ranges = v8::Array::New(isolate);
+  uint32_t n = 0;
+  for (int i = 0; i < args.Length(); ++i) {
+    int min, max;
+    if (args[i]->IsNumber()) {
+      min = max = args[i]->Int32Value(context).FromMaybe(0);
+    } else if (args[i]->IsObject()) {
+      v8::Local<v8::Object> o = args[i].As<v8::Object>();
+      v8::Local<v8::Value> lo, hi;
+      if (!o->Get(context, V8Name(isolate, "min")).ToLocal(&lo) ||
+          !o->Get(context, V8Name(isolate, "max")).ToLocal(&hi) || !lo->IsNumber() ||
+          !hi->IsNumber()) {
+        return ThrowError(isolate, "expectedStatuses() takes numbers and {min, max} objects");
+      }
+      min = lo->Int32Value(context).FromMaybe(0);
+      max = hi->Int32Value(context).FromMaybe(0);
+    } else {
+      return ThrowError(isolate, "expectedStatuses() takes numbers and {min, max} objects");
+    }
+    ranges->Set(context, n++, v8::Integer::New(isolate, min)).Check();
+    ranges->Set(context, n++, v8::Integer::New(isolate, max)).Check();
+  }
+  if (vu->statuses_key.IsEmpty()) {
+    vu->statuses_key.Reset(isolate, v8::Private::New(isolate, V8Name(isolate, "volley.statuses")));
+  }
+  v8::Local<v8::Object> callback = v8::Object::New(isolate);
+  callback->SetPrivate(context, vu->statuses_key.Get(isolate), ranges).Check();
+  args.GetReturnValue().Set(callback);
+}
+
+void SetResponseCallback(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  VuImpl* vu = VuImpl::From(isolate);
+  v8::Local<v8::Value> callback = Arg(args, 0);
+  if (callback->IsNullOrUndefined()) {
+    vu->response_callback_set = false;
+    vu->expected_statuses.clear();
+  } else if (ReadStatusRanges(vu, isolate->GetCurrentContext(), callback, &vu->expected_statuses)) {
+    vu->response_callback_set = true;
+  } else {
+    return ThrowError(isolate, "setResponseCallback() takes what http.expectedStatuses() returns");
+  }
+  vu->VuTagsChanged();  // cached request tag sets carry expected_response
+}
+
+}  // namespace
+
+v8::Local<v8::Object> BuildHttpModule(v8::Isolate* isolate, v8::Local<v8::Context> context) {
+  v8::Local<v8::Object> module = v8::Object::New(isolate);
+  SetMethod(isolate, context, module, "get", &NoBodyMethod, V8Name(isolate, "GET"));
+  SetMethod(isolate, context, module, "head", &NoBodyMethod, V8Name(isolate, "HEAD"));
+  SetMethod(isolate, context, module, "post", &BodyMethod, V8Name(isolate, "POST"));
+  SetMethod(isolate, context, module, "put", &BodyMethod, V8Name(isolate, "PUT"));
+  SetMethod(isolate, context, module, "patch", &BodyMethod, V8Name(isolate, "PATCH"));
+  SetMethod(isolate, context, module, "del", &BodyMethod, V8Name(isolate, "DELETE"));
+  SetMethod(isolate, context, module, "options", &BodyMethod, V8Name(isolate, "OPTIONS"));
+  SetMethod(isolate, context, module, "request", &Request);
+  SetMethod(isolate, context, module, "batch", &Batch);
+  SetMethod(isolate, context, module, "url", &Url);
+  SetMethod(isolate, context, module, "expectedStatuses", &ExpectedStatuses);
+  SetMethod(isolate, context, module, "setResponseCallback", &SetResponseCallback);
+  return module;
+}
+
+}  // namespace volley::js
