@@ -20,6 +20,10 @@ import threading
 import time
 
 
+# Every run also stops at this many requests (volley: iterations, in scripts/bench.js).
+MAX_REQUESTS = 5_000_000
+
+
 class Run:
     def __init__(self, name):
         self.name = name
@@ -103,19 +107,20 @@ def bench_wrk(a):
     return run
 
 
-def bench_curl_loop(a):
-    run = Run("curl_loop")
-    if not os.access(a.curl_loop, os.X_OK):
-        run.error = f"not built ({a.curl_loop})"
+def bench_bare(name, path, a):
+    """curl_loop or loop_http (tests/bench): they print "requests N" among other lines."""
+    run = Run(name)
+    if not os.access(path, os.X_OK):
+        run.error = f"not built ({path})"
         return run
-    text = measure(run, [a.curl_loop, "--url", a.url, "--connections", str(a.connections),
-                         "--duration", f"{a.seconds}s"], a.seconds + 30, a.server_pid)
-    # Its report says how many requests completed, as "requests: N" or "N requests".
-    m = re.search(r"requests\s*[:=]\s*(\d+)", text) or re.search(r"(\d+)\s+requests", text)
+    text = measure(run, [path, "--url", a.url, "--connections", str(a.connections),
+                         "--duration", str(a.seconds), "--requests", str(MAX_REQUESTS)],
+                   a.seconds + 30, a.server_pid)
+    m = re.search(r"^requests\s+(\d+)$", text, re.MULTILINE)
     if m:
         run.requests = int(m.group(1))
     elif not run.error:
-        run.error = "no request count in curl_loop's output"
+        run.error = f"no 'requests N' line in {name}'s output"
     return run
 
 
@@ -149,15 +154,20 @@ def main():
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--connections", type=int, default=50, help="wrk -c, curl connections, VUs")
     p.add_argument("--curl-loop", required=True)
+    p.add_argument("--loop-http", help="Volley's loop without V8 (tests/bench), if built")
     p.add_argument("--volley", required=True)
     p.add_argument("--script", required=True)
     a = p.parse_args()
 
+    benches = [("wrk", lambda: bench_wrk(a)),
+               ("curl_loop", lambda: bench_bare("curl_loop", a.curl_loop, a))]
+    if a.loop_http and os.access(a.loop_http, os.X_OK):
+        benches.append(("loop_http", lambda: bench_bare("loop_http", a.loop_http, a)))
+    benches.append(("volley", lambda: bench_volley(a)))
     runs = []
-    for bench in (bench_wrk, bench_curl_loop, bench_volley):
-        print(f"bench: {bench.__name__[6:]} ({a.seconds} s, {a.connections} connections)...",
-              flush=True)
-        runs.append(bench(a))
+    for name, bench in benches:
+        print(f"bench: {name} ({a.seconds} s, {a.connections} connections)...", flush=True)
+        runs.append(bench())
 
     print()
     print(f"{'tool':<10} {'requests':>10} {'wall s':>7} {'CPU s':>7} {'req/s':>9} "
@@ -170,7 +180,7 @@ def main():
     by_name = {r.name: r for r in runs}
     volley = by_name["volley"].per_cpu_s
     print()
-    for other in ("wrk", "curl_loop"):
+    for other in [n for n in ("wrk", "curl_loop", "loop_http") if n in by_name]:
         base = by_name[other].per_cpu_s
         ratio = volley / base if volley and base else None
         print(f"requests per CPU-second, volley / {other}: {fmt(ratio, '.2f')}")

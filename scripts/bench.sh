@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Compares requests per CPU-second of wrk, a bare libcurl multi loop (build/tests/bench/
-# curl_loop) and `volley run` (scripts/bench.js: http.get + check), each for BENCH_SECONDS
+# curl_loop), Volley's loop and HTTP client without V8 (loop_http, when built) and
+# `volley run` (scripts/bench.js: http.get + check), each for BENCH_SECONDS
 # (default 10) with BENCH_CONNECTIONS (default 50) connections or VUs, against the bench nginx
 # on loopback, and prints a table with the ratios volley/wrk and volley/curl_loop.
 # Reuses running servers from tests/servers if their env file is there, else starts the bench
-# nginx alone and stops it afterwards. Builds volley and curl_loop first (two jobs).
+# nginx alone and stops it afterwards. Builds volley, curl_loop and loop_http first (two jobs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 exec </dev/null
@@ -15,7 +16,7 @@ command -v wrk >/dev/null || { echo "bench: wrk missing: run scripts/deps.sh" >&
 
 [ -f build/CMakeCache.txt ] || cmake -S . -B build >/dev/null
 targets=(--target volley)
-[ -f tests/bench/CMakeLists.txt ] && targets+=(--target curl_loop)
+for t in curl_loop loop_http; do [ -f "tests/bench/$t.cc" ] && targets+=(--target "$t"); done
 cmake --build build -j"${VOLLEY_BUILD_JOBS:-2}" "${targets[@]}"
 
 env_file="${VOLLEY_TEST_ENV:-$PWD/build/test-servers.env}"
@@ -32,5 +33,6 @@ bench_pid="$(. "$env_file"; echo "$VOLLEY_BENCH_PID")"
 
 /usr/bin/python3 scripts/bench.py --url "$bench_url" --server-pid "$bench_pid" \
   --seconds "$seconds" --connections "$connections" \
-  --curl-loop build/tests/bench/curl_loop --volley build/controller/volley \
+  --curl-loop build/tests/bench/curl_loop --loop-http build/tests/bench/loop_http \
+  --volley build/controller/volley \
   --script scripts/bench.js
