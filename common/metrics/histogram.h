@@ -85,7 +85,10 @@ class Histogram {
   // The bucket index of a positive value: ceil(log_gamma(v)), capped to [kMinIndex, kMaxIndex].
   static int Index(double positive_value) {
     if (positive_value >= kMaxIndexableValue) return kMaxIndex;
-    int i = static_cast<int>(std::ceil(std::log(positive_value) * kInvLogGamma));
+    // ceil() without a libm call: truncate, then step up when that went below.
+    double x = std::log(positive_value) * kInvLogGamma;
+    int i = static_cast<int>(x);
+    if (i < x) ++i;
     return i < kMinIndex ? kMinIndex : i;
   }
   // The value reported for bucket `index`: within kRelativeAccuracy of every value it holds.
