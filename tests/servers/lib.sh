@@ -23,12 +23,17 @@ print(s.getsockname()[1])
 s.close()'
 }
 
-# wait_ready PID URL SECONDS: succeeds once URL answers 2xx while PID is still alive.
+# wait_ready PID PORT URL SECONDS: succeeds once URL answers 2xx and the socket listening on
+# 127.0.0.1:PORT is PID's (not some other program's that took the port first).
 wait_ready() {
-  local pid="$1" url="$2" seconds="$3" i
+  local pid="$1" port="$2" url="$3" seconds="$4" i
   for ((i = 0; i < seconds * 5; i++)); do
     kill -0 "$pid" 2>/dev/null || return 1
-    if curl -fsk --max-time 2 -o /dev/null "$url" 2>/dev/null; then return 0; fi
+    if curl -fsk --max-time 2 -o /dev/null "$url" 2>/dev/null; then
+      ss -Hltnp "sport = :$port" 2>/dev/null | grep -q "pid=$pid," && return 0
+      echo "servers: 127.0.0.1:$port answers, but not from pid $pid" >&2
+      return 1
+    fi
     sleep 0.2
   done
   return 1

@@ -29,7 +29,7 @@ done
 if wants tls && ! wants httpbin; then die "tls proxies to httpbin: start both"; fi
 
 "$here/stop.sh" >/dev/null 2>&1 || true
-rm -rf "$servers_dir"
+rm -rf "$servers_dir/httpbin" "$servers_dir/tls" "$servers_dir/bench"
 mkdir -p "$servers_dir"
 env_lines=()
 started_pids=()
@@ -50,7 +50,7 @@ start_on_free_port() {
   for attempt in 1 2 3 4 5; do
     PORT="$(free_port)"
     $launch
-    if wait_ready "$pid" "${probe//PORT/$PORT}" 30; then
+    if wait_ready "$pid" "$PORT" "${probe//PORT/$PORT}" 30; then
       started_pids+=("$pid")
       echo "servers: $name listening on 127.0.0.1:$PORT (pid $pid)"
       return 0
