@@ -321,19 +321,11 @@ void EmitHop(VuImpl* vu, const RequestSpec& spec, const loop::HttpResponse& r,
 }
 
 void EmitRequestMetrics(VuImpl* vu, const RequestSpec& spec, const loop::HttpResponse& r) {
-  const std::string* url = &spec.request.url;
-  for (const loop::HttpResponse& hop : r.redirects) {
-    EmitHop(vu, spec, hop, *url);
-    // The next hop asked for where this one pointed.
-    url = &hop.url;
-    for (const auto& [k, v] : hop.headers) {
-      if (absl::EqualsIgnoreCase(k, "Location")) {
-        url = &v;
-        break;
-      }
-    }
+  // The first hop is tagged with the URL as the script wrote it; later hops with their own.
+  for (std::size_t i = 0; i < r.redirects.size(); ++i) {
+    EmitHop(vu, spec, r.redirects[i], i == 0 ? spec.request.url : r.redirects[i].url);
   }
-  EmitHop(vu, spec, r, r.redirects.empty() ? spec.request.url : r.url.empty() ? *url : r.url);
+  EmitHop(vu, spec, r, r.redirects.empty() || r.url.empty() ? spec.request.url : r.url);
 }
 
 // ---- response objects ----
@@ -615,7 +607,8 @@ void SendOne(const v8::FunctionCallbackInfo<v8::Value>& args, RequestSpec* spec)
   loop::HttpResponse response = vu->http()->Do(spec->request);
   if (vu->interrupted()) return;
   EmitRequestMetrics(vu, *spec, response);
-  if (response.error_code != 0 && vu->test().throw_on_error) {
+  // options.throw: transport errors throw; 4xx/5xx (error_code 1xxx, no error text) do not.
+  if (!response.error.empty() && vu->test().throw_on_error) {
     return ThrowError(isolate, response.error);
   }
   args.GetReturnValue().Set(MakeResponse(vu, isolate->GetCurrentContext(), spec, &response));
@@ -735,7 +728,7 @@ void Batch(const v8::FunctionCallbackInfo<v8::Value>& args) {
   std::string first_error;
   for (std::size_t i = 0; i < specs.size() && i < responses.size(); ++i) {
     EmitRequestMetrics(vu, specs[i], responses[i]);
-    if (responses[i].error_code != 0 && first_error.empty()) first_error = responses[i].error;
+    if (!responses[i].error.empty() && first_error.empty()) first_error = responses[i].error;
     out->Set(context, keys->Get(context, static_cast<uint32_t>(i)).ToLocalChecked(),
              MakeResponse(vu, context, &specs[i], &responses[i]))
         .Check();

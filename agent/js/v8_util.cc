@@ -114,7 +114,17 @@ ScriptError ErrorFromException(v8::Isolate* isolate, v8::Local<v8::Context> cont
   if (message.IsEmpty() && !exception.IsEmpty()) {
     message = v8::Exception::CreateMessage(isolate, exception);
   }
-  if (!message.IsEmpty()) {
+  // Where the error was made (the top frame of its captured stack) beats where it was thrown.
+  v8::Local<v8::StackTrace> trace;
+  if (!exception.IsEmpty()) trace = v8::Exception::GetStackTrace(exception);
+  if (!trace.IsEmpty() && trace->GetFrameCount() > 0) {
+    v8::Local<v8::StackFrame> frame = trace->GetFrame(isolate, 0);
+    std::string file = ToStdString(isolate, frame->GetScriptName());
+    if (!file.empty() && file != "undefined") {
+      error.location = absl::StrCat(file, ":", frame->GetLineNumber(), ":", frame->GetColumn());
+    }
+  }
+  if (error.location.empty() && !message.IsEmpty()) {
     std::string file = ToStdString(isolate, message->GetScriptResourceName());
     int line = message->GetLineNumber(context).FromMaybe(0);
     int column = message->GetStartColumn(context).FromMaybe(-1) + 1;

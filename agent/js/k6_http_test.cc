@@ -1,0 +1,352 @@
+// Tests of k6/http: scripts in a Vu against agent/loop's Beast test server on 127.0.0.1:0.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <time.h>
+
+#include "agent/js/js_test_util.h"
+#include "agent/loop/test_http_server.h"
+
+namespace volley::js {
+namespace {
+
+using ::testing::HasSubstr;
+
+class HttpTest : public testing::VuFixture {
+ protected:
+  void SetUp() override {
+    VuFixture::SetUp();
+    test_.env["BASE"] = server_.Url("");
+  }
+
+  // Runs setup() of `script` and returns its JSON (or the error text).
+  std::string SetupResult(const std::string& script) {
+    auto vu = MustCreate(script);
+    if (vu == nullptr) return "<no vu>";
+    absl::StatusOr<std::string> r = Setup(vu.get());
+    return r.ok() ? *r : std::string(r.status().message());
+  }
+
+  // Runs one iteration of `script`; fails the test when it throws.
+  void IterateOnce(const std::string& script, IterationInfo info = {}) {
+    auto vu = MustCreate(script);
+    ASSERT_NE(vu, nullptr);
+    ScriptError error;
+    absl::StatusOr<bool> r = Iterate(vu.get(), info, &error);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(*r) << error.ToString();
+  }
+
+  loop::testing::TestHttpServer server_;
+};
+
+TEST_F(HttpTest, GetReadsResponseFields) {
+  std::string json = SetupResult(R"(
+    import http from 'k6/http';
+    export function setup() {
+      const r = http.get(__ENV.BASE + '/hello');
+      return {
+        status: r.status, body: r.body, custom: r.headers['X-Custom-Header'], proto: r.proto,
+        url: r.url, method: r.request.method, ip: r.remote_ip, error: r.error,
+        error_code: r.error_code, timed: r.timings.duration > 0 && r.timings.waiting > 0,
+        status_text: r.status_text,
+      };
+    }
+    export default function () {}
+  )");
+  EXPECT_EQ(json, absl::StrCat(R"({"status":200,"body":"hello world","custom":"abc",)",
+                               R"("proto":"HTTP/1.1","url":")", server_.Url("/hello"),
+                               R"(","method":"GET","ip":"127.0.0.1","error":"","error_code":0,)",
+                               R"("timed":true,"status_text":"200 OK"})"));
+}
+
+TEST_F(HttpTest, PostFormEncodesObjectsWithRepeatedKeys) {
+  std::string json = SetupResult(R"(
+    import http from 'k6/http';
+    export function setup() {
+      const r = http.post(__ENV.BASE + '/echo',
+                          { name: 'Test Name', topping: ['onion', 'bacon'], email: 'a@b.c' });
+      return [r.body, r.headers['X-Content-Type'], r.headers['X-Method']];
+    }
+    export default function () {}
+  )");
+  EXPECT_EQ(json, R"(["email=a%40b.c&name=Test+Name&topping=onion&topping=bacon",)"
+                  R"("application/x-www-form-urlencoded","POST"])");
+}
+
+TEST_F(HttpTest, JsonBodyAndSelectors) {
+  std::string json = SetupResult(R"(
+    import http from 'k6/http';
+    export function setup() {
+      const body = JSON.stringify({ key: 'value', a: { b: [1, 2, 3] } });
+      const r = http.put(__ENV.BASE + '/echo', body,
+                         { headers: { 'Content-Type': 'application/json' } });
+      return [r.json().key, r.json('a.b.1'), r.json('a.b.#'), r.json('nope'), r.json() === r.json(),
+              r.headers['X-Content-Type'], r.headers['X-Method'], r.request.body];
+    }
+    export default function () {}
+  )");
+  EXPECT_EQ(json, R"(["value",2,3,null,true,"application/json","PUT",)"
+                  R"("{\"key\":\"value\",\"a\":{\"b\":[1,2,3]}}"])");
+}
+
+TEST_F(HttpTest, VerbsSendTheirMethod) {
+  std::string json = SetupResult(R"(
+    import http from 'k6/http';
+    export function setup() {
+      const u = __ENV.BASE + '/echo';
+      return [http.patch(u, 'x').headers['X-Method'], http.del(u).headers['X-Method'],
+              http.options(u).headers['X-Method'], http.request('post', u, 'b').headers['X-Method'],
+              http.head(u).status];
+    }
+    export default function () {}
+  )");
+  EXPECT_EQ(json, R"(["PATCH","DELETE","OPTIONS","POST",200])");
+}
+
+TEST_F(HttpTest, RequestMetricsCarryK6Tags) {
+  IterationInfo info;
+  info.scenario = "sc";
+  IterateOnce(R"(
+    import http from 'k6/http';
+    import { group } from 'k6';
+    export default function () {
+      group('g', () => { http.get(__ENV.BASE + '/hello', { tags: { my_tag: 'x' } }); });
+    }
+  )", info);
+  TakeBatch();
+  std::string url = server_.Url("/hello");
+  EXPECT_EQ(TagsOf("http_reqs"), (std::map<std::string, std::string>{
+                                     {"expected_response", "true"},
+                                     {"group", "::g"},
+                                     {"method", "GET"},
+                                     {"my_tag", "x"},
+                                     {"name", url},
+                                     {"proto", "HTTP/1.1"},
+                                     {"scenario", "sc"},
+                                     {"status", "200"},
+                                     {"url", url},
+                                 }));
+  EXPECT_EQ(Sum("http_reqs"), 1);
+  for (const char* m : {"http_req_duration", "http_req_blocked", "http_req_connecting",
+                        "http_req_tls_handshaking", "http_req_sending", "http_req_waiting",
+                        "http_req_receiving", "http_req_failed"}) {
+    SCOPED_TRACE(m);
+    EXPECT_EQ(Count(m, {{"my_tag", "x"}}), 1u);
+  }
+  EXPECT_EQ(Nonzero("http_req_failed"), 0u);
+  EXPECT_GT(Sum("data_sent", {{"scenario", "sc"}, {"group", ""}}), 50);
+  EXPECT_GT(Sum("data_received"), 50);
+}
+
+TEST_F(HttpTest, NameTagOverridesUrl) {
+  IterateOnce(R"(
+    import http from 'k6/http';
+    export default function () {
+      http.get(__ENV.BASE + '/hello', { tags: { name: 'hello-page' } });
+      http.get(http.url`${__ENV.BASE}/hello`);
+    }
+  )");
+  TakeBatch();
+  EXPECT_EQ(Sum("http_reqs", {{"name", "hello-page"}, {"url", server_.Url("/hello")}}), 1);
+  EXPECT_EQ(Sum("http_reqs", {{"name", "${}/hello"}}), 1);
+}
+
+TEST_F(HttpTest, NotFoundIsAFailedRequestWithErrorCode) {
+  std::string json = SetupResult(R"(
+    import http from 'k6/http';
+    export function setup() {
+      const r = http.get(__ENV.BASE + '/status/404');
+      return [r.status, r.error_code, r.error];
+    }
+    export default function () {}
+  )");
+  EXPECT_EQ(json, R"([404,1404,""])");
+  TakeBatch();
+  EXPECT_EQ(Nonzero("http_req_failed", {{"status", "404"},
+                                        {"expected_response", "false"},
+                                        {"error_code", "1404"}}),
+            1u);
+}
+
+TEST_F(HttpTest, ResponseCallbackChangesExpectedStatuses) {
+  IterateOnce(R"(
+    import http from 'k6/http';
+    http.setResponseCallback(http.expectedStatuses(404, { min: 200, max: 204 }));
+    export default function () {
+      http.get(__ENV.BASE + '/status/404');
+      http.get(__ENV.BASE + '/status/500', { responseCallback: http.expectedStatuses(500) });
+      http.get(__ENV.BASE + '/status/201', { responseCallback: null });
+    }
+  )");
+  TakeBatch();
+  EXPECT_EQ(Count("http_req_failed", {{"status", "404"}}), 1u);
+  EXPECT_EQ(Nonzero("http_req_failed", {{"status", "404"}, {"expected_response", "true"}}), 0u);
+  EXPECT_EQ(Nonzero("http_req_failed", {{"status", "500"}}), 0u);
+  EXPECT_EQ(Count("http_req_failed", {{"status", "201"}}), 0u);
+  EXPECT_EQ(Sum("http_reqs"), 3);
+}
+
+TEST_F(HttpTest, RedirectsCountEveryHop) {
+  std::string json = SetupResult(R"(
+    import http from 'k6/http';
+    export function setup() {
+      const r = http.get(__ENV.BASE + '/redirect/2');
+      const stopped = http.get(__ENV.BASE + '/redirect/2', { redirects: 0 });
+      return [r.status, r.body, r.url, stopped.status];
+    }
+    export default function () {}
+  )");
+  EXPECT_EQ(json, absl::StrCat(R"([200,"done",")", server_.Url("/redirect/0"), R"(",302])"));
+  TakeBatch();
+  EXPECT_EQ(Sum("http_reqs"), 4);
+  EXPECT_EQ(Sum("http_reqs", {{"url", server_.Url("/redirect/2")}, {"status", "302"}}), 2);
+  EXPECT_EQ(Sum("http_reqs", {{"url", server_.Url("/redirect/1")}, {"status", "302"}}), 1);
+  EXPECT_EQ(Sum("http_reqs", {{"url", server_.Url("/redirect/0")}, {"status", "200"}}), 1);
+}
+
+TEST_F(HttpTest, TransportErrorIsAResponseOrThrowsWithThrowOption) {
+  // A port that was just free: nothing listens there.
+  std::string closed;
+  {
+    loop::testing::TestHttpServer gone;
+    closed = gone.Url("/");
+  }
+  test_.env["CLOSED"] = closed;
+  std::string json = SetupResult(R"(
+    import http from 'k6/http';
+    export function setup() {
+      const r = http.get(__ENV.CLOSED);
+      return [r.status, r.error_code > 0, r.error.length > 0, r.body];
+    }
+    export default function () {}
+  )");
+  EXPECT_EQ(json, R"([0,true,true,null])");
+  TakeBatch();
+  EXPECT_EQ(Nonzero("http_req_failed", {{"status", "0"}, {"expected_response", "false"}}), 1u);
+
+  test_.throw_on_error = true;
+  auto vu = MustCreate("import http from 'k6/http'; export default function () { http.get(__ENV.CLOSED); }");
+  ASSERT_NE(vu, nullptr);
+  ScriptError error;
+  EXPECT_FALSE(*Iterate(vu.get(), {}, &error));
+  EXPECT_FALSE(error.message.empty());
+}
+
+TEST_F(HttpTest, TimeoutAcceptsDurationStrings) {
+  std::string json = SetupResult(R"(
+    import http from 'k6/http';
+    export function setup() {
+      const r = http.get(__ENV.BASE + '/sleep/2000', { timeout: '150ms' });
+      const ok = http.get(__ENV.BASE + '/sleep/10', { timeout: 5000 });
+      return [r.status, r.error_code, ok.status];
+    }
+    export default function () {}
+  )");
+  EXPECT_EQ(json, R"([0,1050,200])");
+}
+
+TEST_F(HttpTest, BatchKeepsShapeAndOrder) {
+  std::string json = SetupResult(R"(
+    import http from 'k6/http';
+    export function setup() {
+      const b = __ENV.BASE;
+      const list = http.batch([
+        b + '/hello',
+        ['POST', b + '/echo', 'one'],
+        { method: 'PUT', url: b + '/echo', body: 'two', params: { tags: { t: 'x' } } },
+      ]);
+      const named = http.batch({ a: b + '/hello', e: ['GET', b + '/status/404'] });
+      return [list.length, list[0].body, list[1].body, list[2].body, list[2].headers['X-Method'],
+              named.a.status, named.e.status];
+    }
+    export default function () {}
+  )");
+  EXPECT_EQ(json, R"([3,"hello world","one","two","PUT",200,404])");
+  TakeBatch();
+  EXPECT_EQ(Sum("http_reqs"), 5);
+  EXPECT_EQ(Sum("http_reqs", {{"t", "x"}, {"method", "PUT"}}), 1);
+}
+
+TEST_F(HttpTest, ResponseTypes) {
+  test_.discard_response_bodies = true;
+  std::string json = SetupResult(R"(
+    import http from 'k6/http';
+    export function setup() {
+      const u = __ENV.BASE + '/hello';
+      const none = http.get(u);
+      const text = http.get(u, { responseType: 'text' });
+      const bin = http.get(u, { responseType: 'binary' });
+      return [none.body, text.body, bin.body instanceof ArrayBuffer, bin.body.byteLength];
+    }
+    export default function () {}
+  )");
+  EXPECT_EQ(json, R"([null,"hello world",true,11])");
+}
+
+TEST_F(HttpTest, RequestsInInitContextThrow) {
+  SetScript("import http from 'k6/http'; http.get(__ENV.BASE + '/hello');"
+            "export default function () {}");
+  auto vu = Create();
+  ASSERT_FALSE(vu.ok());
+  EXPECT_THAT(vu.status().message(), HasSubstr("init context"));
+}
+
+TEST_F(HttpTest, ResponsesSurviveGarbageCollection) {
+  IterateOnce(R"(
+    import http from 'k6/http';
+    const kept = [];
+    export default function () {
+      for (let i = 0; i < 300; i++) {
+        const r = http.get(__ENV.BASE + '/hello');
+        if (i % 100 === 0) kept.push(r);
+        const garbage = new Array(1000).fill(i);  // makes the young generation collect
+      }
+      for (const r of kept) if (r.body !== 'hello world') throw new Error('lost body');
+    }
+  )");
+}
+
+// Not a pass/fail benchmark: reports the loop thread's CPU time per http.get + check, the hot
+// path of most scripts (the server runs on other threads).
+TEST_F(HttpTest, CpuPerRequestOfGetAndCheck) {
+  auto vu = MustCreate(R"(
+    import http from 'k6/http';
+    import { check } from 'k6';
+    export default function () {
+      const r = http.get(__ENV.BASE + '/hello');
+      check(r, { 'status is 200': (r) => r.status === 200 });
+    }
+  )");
+  ASSERT_NE(vu, nullptr);
+  constexpr int kIterations = 3000;
+  auto thread_cpu_s = [] {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+  };
+  double cpu_s = 0;
+  int failures = 0;
+  OnFiber([&] {
+    IterationInfo info;
+    ScriptError error;
+    (void)vu->RunIteration(info, &error);  // warm-up: connection, caches
+    double start = thread_cpu_s();
+    for (int i = 0; i < kIterations; ++i) {
+      info.iteration_in_scenario = i;
+      auto r = vu->RunIteration(info, &error);
+      if (!r.ok() || !*r) ++failures;
+    }
+    cpu_s = thread_cpu_s() - start;
+  });
+  EXPECT_EQ(failures, 0);
+  TakeBatch();
+  EXPECT_EQ(Nonzero("checks"), kIterations + 1u);
+  double us = cpu_s / kIterations * 1e6;
+  std::printf("[ bench    ] http.get + check: %.1f us CPU per request on the loop thread "
+              "(%.0f requests per CPU-second)\n",
+              us, 1e6 / us);
+  EXPECT_LT(us, 1000);
+}
+
+}  // namespace
+}  // namespace volley::js
