@@ -312,7 +312,7 @@ TEST(HttpClient, DiscardBodyKeepsByteCounts) {
   EXPECT_EQ(r.bytes_received, server.last_response_bytes());
 }
 
-TEST(HttpClient, UserAgentComesFromOptionsUnlessTheRequestSetsOne) {
+TEST(HttpClient, DefaultHeadersGiveWayToTheRequestsOwn) {
   TestHttpServer server;
   HttpClientOptions options;
   options.user_agent = "volley-test/1";
@@ -321,11 +321,14 @@ TEST(HttpClient, UserAgentComesFromOptionsUnlessTheRequestSetsOne) {
     EXPECT_NE(r.body.find("User-Agent: volley-test/1\n"), std::string::npos) << r.body;
     EXPECT_EQ(r.body.find("Accept:"), std::string::npos) << r.body;
     EXPECT_EQ(r.body.find("Expect:"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("Accept-Encoding: gzip, deflate, br\n"), std::string::npos) << r.body;
 
     HttpRequest req = Get(server.Url("/headers"));
-    req.headers = {{"User-Agent", "custom/2"}, {"X-Empty", ""}};
+    req.headers = {{"User-Agent", "custom/2"}, {"X-Empty", ""}, {"Accept-Encoding", "identity"}};
     r = client.Do(req);
     EXPECT_NE(r.body.find("User-Agent: custom/2\n"), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("Accept-Encoding: identity\n"), std::string::npos) << r.body;
+    EXPECT_EQ(r.body.find("gzip"), std::string::npos) << r.body;
     EXPECT_EQ(r.body.find("volley-test"), std::string::npos) << r.body;
     EXPECT_NE(r.body.find("X-Empty: \n"), std::string::npos) << r.body;
   });
