@@ -3,6 +3,8 @@
 // as curl_loop, so the two can be compared line by line.
 //
 //   loop_http --url http://127.0.0.1:8080/ [--connections 50] [--duration 10] [--requests N]
+//             [--insecure]   (skip TLS verification, for a self-signed loopback server)
+// It also prints what the first response looked like (proto, TLS version, timings, error).
 #include <sys/resource.h>
 
 #include <chrono>
@@ -26,10 +28,22 @@ double CpuSeconds() {
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
+void PrintFirst(const volley::loop::HttpResponse& r) {
+  const auto& t = r.timings;
+  std::printf(
+      "first: status=%d proto=%s tls=%s ip=%s:%d error_code=%d error=\"%s\" blocked=%.3f "
+      "connecting=%.3f tls_handshaking=%.3f sending=%.3f waiting=%.3f receiving=%.3f "
+      "bytes_sent=%llu bytes_received=%llu\n",
+      r.status, r.proto.c_str(), r.tls_version.c_str(), r.remote_ip.c_str(), r.remote_port,
+      r.error_code, r.error.c_str(), t.blocked, t.connecting, t.tls_handshaking, t.sending,
+      t.waiting, t.receiving, static_cast<unsigned long long>(r.bytes_sent),
+      static_cast<unsigned long long>(r.bytes_received));
+}
+
 void Usage() {
   std::fprintf(stderr,
                "usage: loop_http --url URL [--connections N] [--duration SECONDS] "
-               "[--requests COUNT]\n");
+               "[--requests COUNT] [--insecure]\n");
   std::exit(2);
 }
 
@@ -40,8 +54,13 @@ int main(int argc, char** argv) {
   int connections = 50;
   double duration_s = 10;
   long long max_requests = 0;
+  volley::loop::HttpClientOptions options;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
+    if (arg == "--insecure") {
+      options.insecure_skip_tls_verify = true;
+      continue;
+    }
     if (i + 1 >= argc) Usage();
     if (arg == "--url") {
       url = argv[++i];
@@ -67,14 +86,13 @@ int main(int argc, char** argv) {
   volley::loop::HttpRequest request;
   request.url = url;
   for (int i = 0; i < connections; ++i) {
-    clients.push_back(
-        std::make_unique<volley::loop::HttpClient>(&loop, volley::loop::HttpClientOptions{}));
+    clients.push_back(std::make_unique<volley::loop::HttpClient>(&loop, options));
     auto* client = clients.back().get();
     loop.Spawn([&, client] {
       while (Clock::now() < deadline && (max_requests == 0 || started < max_requests)) {
         ++started;
         volley::loop::HttpResponse response = client->Do(request);
-        ++completed;
+        if (completed++ == 0) PrintFirst(response);
         if (response.status != 200) ++failed;
       }
     });
