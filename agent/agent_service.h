@@ -1,0 +1,33 @@
+// The agent's gRPC service: serves one test at a time over a Run stream and is free for the
+// next one when the stream ends. The load lives only as long as the stream: a lost controller
+// (closed stream, cancelled call, failed keepalive) stops the test at once. gRPC's thread pool
+// calls Run; one call owns the agent while it runs.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <string>
+
+#include "volley.grpc.pb.h"
+
+namespace volley::agent {
+
+struct AgentServiceOptions {
+  std::string token;  // empty: no token required
+  int workers = 0;    // 0: one per core
+};
+
+class AgentService final : public volley::v1::Agent::Service {
+ public:
+  explicit AgentService(AgentServiceOptions options) : options_(std::move(options)) {}
+
+  grpc::Status Run(grpc::ServerContext* context,
+                   grpc::ServerReaderWriter<volley::v1::AgentMessage,
+                                            volley::v1::ControllerMessage>* stream) override;
+
+ private:
+  AgentServiceOptions options_;
+  std::atomic<bool> busy_{false};
+};
+
+}  // namespace volley::agent

@@ -1,0 +1,338 @@
+#include "agent/scenario_run.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+
+namespace volley::agent {
+namespace {
+
+loop::Clock::duration ToSteady(absl::Duration d) {
+  return std::chrono::duration_cast<loop::Clock::duration>(absl::ToChronoNanoseconds(d));
+}
+
+absl::Duration FromSteady(loop::Clock::duration d) {
+  return absl::FromChrono(std::chrono::duration_cast<std::chrono::nanoseconds>(d));
+}
+
+}  // namespace
+
+void ErrorLog::Report(const js::ScriptError& error) {
+  total_.fetch_add(1, std::memory_order_relaxed);
+  std::string key = error.location.empty() ? error.message : error.message + " at " + error.location;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [message, count] : seen_) {
+    if (message == key) {
+      ++count;
+      return;
+    }
+  }
+  seen_.push_back({key, 1});
+  Log("vu")->error("iteration error: {}", error.ToString());
+}
+
+void ErrorLog::LogTotals() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [message, count] : seen_) {
+    if (count > 1) Log("vu")->warn("iteration error repeated count={} error=\"{}\"", count, message);
+  }
+}
+
+ScenarioRun::ScenarioRun(ScenarioConfig config, ExecutionTuple tuple, Shared shared)
+    : config_(std::move(config)),
+      tuple_(std::move(tuple)),
+      shared_(std::move(shared)),
+      share_(Plan(config_, tuple_)) {}
+
+std::int64_t ScenarioRun::VusNeeded() const {
+  if (!share_.has_work) return 0;
+  if (share_.ramping_vus) return share_.ramping_vus->max_vus();
+  if (IsArrivalRate()) return share_.max_vus;
+  return share_.vus;
+}
+
+std::vector<Worker*> ScenarioRun::WorkersWithVus() const {
+  std::vector<Worker*> workers;
+  for (VuSlot* slot : vus_) {
+    if (std::find(workers.begin(), workers.end(), slot->worker) == workers.end()) {
+      workers.push_back(slot->worker);
+    }
+  }
+  return workers;
+}
+
+std::size_t ScenarioRun::driver_count() const {
+  return vus_.size() + (IsArrivalRate() ? WorkersWithVus().size() : 0);
+}
+
+void ScenarioRun::Start(loop::Clock::time_point steady_start, absl::Time wall_start) {
+  steady_start_ = steady_start + ToSteady(share_.start_time);
+  wall_start_ = wall_start + share_.start_time;
+  hard_stop_ = steady_start_ + ToSteady(share_.max_duration);
+  drivers_left_ = static_cast<int>(driver_count());
+  started_ = true;
+  auto finish = [this] {
+    if (--drivers_left_ == 0) {
+      Log("agent")->debug("scenario done name={} completed={} interrupted={} dropped={}",
+                          config_.name, completed_.load(), interrupted_.load(), dropped_.load());
+    }
+    shared_.on_driver_done();
+  };
+  for (VuSlot* slot : vus_) {
+    slot->worker->PostFiber([this, slot, finish] {
+      if (IsArrivalRate()) {
+        DriveArrivals(slot);
+      } else {
+        Drive(slot);
+      }
+      finish();
+    });
+  }
+  if (IsArrivalRate()) {
+    for (Worker* worker : WorkersWithVus()) {
+      std::vector<VuSlot*> mine;
+      for (VuSlot* slot : vus_) {
+        if (slot->worker == worker) mine.push_back(slot);
+      }
+      worker->PostFiber([this, worker, mine, finish] {
+        Dispatch(worker, mine);
+        finish();
+      });
+    }
+  }
+}
+
+void ScenarioRun::InterruptBusy() {
+  for (VuSlot* slot : vus_) {
+    slot->worker->Post([slot] {
+      if (slot->busy && slot->vu) slot->vu->Interrupt();
+    });
+  }
+  // Parked arrival-rate drivers wake up to see the stop.
+  for (VuSlot* slot : vus_) {
+    slot->worker->Post([slot] {
+      if (slot->parked != nullptr) slot->worker->loop()->Unpark(slot->parked);
+    });
+  }
+}
+
+bool ScenarioRun::RunOne(VuSlot* slot, std::int64_t iteration_in_instance,
+                         std::int64_t iteration_in_test) {
+  loop::Loop* loop = slot->worker->loop();
+  js::IterationInfo info;
+  info.scenario = config_.name;
+  info.exec = share_.exec;
+  info.iteration_in_scenario = slot->iterations;
+  info.iteration_in_instance = iteration_in_instance;
+  info.scenario_iteration_in_instance = iteration_in_instance;
+  info.scenario_iteration_in_test = iteration_in_test;
+  info.scenario_start_unix_ms = absl::ToDoubleMilliseconds(wall_start_ - absl::UnixEpoch());
+  absl::Duration elapsed = FromSteady(loop->Now() - steady_start_);
+  info.scenario_progress =
+      share_.regular_duration > absl::ZeroDuration()
+          ? std::clamp(absl::FDivDuration(elapsed, share_.regular_duration), 0.0, 1.0)
+          : 0.0;
+  info.scenario_env = config_.env;
+  info.scenario_tags = config_.tags;
+
+  // An iteration may run past the scenario's end by gracefulStop at most.
+  std::uint64_t timer = loop->AddTimer(hard_stop_, [slot] {
+    if (slot->busy && slot->vu) slot->vu->Interrupt();
+  });
+  slot->busy = true;
+  js::ScriptError error;
+  absl::StatusOr<bool> finished = slot->vu->RunIteration(info, &error);
+  slot->busy = false;
+  loop->CancelTimer(timer);
+  ++slot->iterations;
+
+  if (!finished.ok()) {
+    slot->broken = true;
+    interrupted_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  if (!*finished) {
+    if (error.aborted) {
+      slot->broken = true;
+      return false;
+    }
+    shared_.errors->Report(error);
+  }
+  completed_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+// Sleeps in short steps so that a stop request is seen soon.
+void ScenarioRun::SleepUntil(loop::Loop* loop, loop::Clock::time_point until) const {
+  constexpr auto kStep = std::chrono::milliseconds(100);
+  while (!Stopping()) {
+    auto now = loop->Now();
+    if (now >= until) return;
+    loop->SleepUntil(std::min(until, now + kStep));
+  }
+}
+
+void ScenarioRun::Drive(VuSlot* slot) {
+  loop::Loop* loop = slot->worker->loop();
+  SleepUntil(loop, steady_start_);
+  const auto end = steady_start_ + ToSteady(share_.regular_duration);
+  auto next_numbers = [&](std::int64_t* in_instance, std::int64_t* in_test) {
+    *in_instance = next_iteration_.fetch_add(1, std::memory_order_relaxed);
+    *in_test = share_.iteration_tuple.GlobalIndex(*in_instance);
+  };
+
+  if (config_.executor != ExecutorType::kRampingVus) {
+    shared_.active_vus->fetch_add(1);
+    active_.fetch_add(1);
+    while (!Stopping() && !slot->broken && loop->Now() < end) {
+      if (config_.executor == ExecutorType::kPerVuIterations &&
+          slot->iterations >= share_.iterations) {
+        break;
+      }
+      std::int64_t in_instance, in_test;
+      next_numbers(&in_instance, &in_test);
+      if (config_.executor == ExecutorType::kSharedIterations && in_instance >= share_.iterations) {
+        break;
+      }
+      if (!RunOne(slot, in_instance, in_test)) break;
+    }
+    active_.fetch_sub(1);
+    shared_.active_vus->fetch_sub(1);
+    return;
+  }
+
+  // ramping-vus: VU number `index` runs while the plan has more than `index` VUs scheduled. A
+  // VU whose number drops out finishes its iteration (within gracefulRampDown) and waits.
+  const RampingVusPlan& plan = *share_.ramping_vus;
+  bool active = false;
+  auto set_active = [&](bool on) {
+    if (on == active) return;
+    active = on;
+    shared_.active_vus->fetch_add(on ? 1 : -1);
+    active_.fetch_add(on ? 1 : -1);
+  };
+  while (!Stopping() && !slot->broken && loop->Now() < end) {
+    absl::Duration offset = FromSteady(loop->Now() - steady_start_);
+    if (slot->index < plan.VusAt(offset)) {
+      set_active(true);
+      std::int64_t in_instance, in_test;
+      next_numbers(&in_instance, &in_test);
+      // gracefulRampDown: interrupted once the hard limit no longer covers this VU.
+      if (!RunOne(slot, in_instance, in_test)) break;
+      continue;
+    }
+    set_active(false);
+    // Sleep until the plan next changes.
+    loop::Clock::time_point wake = end;
+    for (const VuStep& step : plan.scheduled()) {
+      if (step.offset > offset) {
+        wake = steady_start_ + ToSteady(step.offset);
+        break;
+      }
+    }
+    SleepUntil(loop, std::min(wake, end));
+  }
+  set_active(false);
+}
+
+void ScenarioRun::DriveArrivals(VuSlot* slot) {
+  loop::Loop* loop = slot->worker->loop();
+  loop::Fiber* self = loop->CurrentFiber();
+  while (true) {
+    if (!slot->work) {
+      slot->parked = self;
+      loop->Park();
+      slot->parked = nullptr;
+    }
+    if (!slot->work) {
+      if (Stopping() || slot->broken || slot->arrivals_done) break;
+      continue;
+    }
+    ArrivalIteration it = *slot->work;
+    bool ok = RunOne(slot, it.iteration_in_instance, it.iteration_in_test);
+    slot->work.reset();
+    active_.fetch_sub(1);
+    shared_.active_vus->fetch_sub(1);
+    if (!ok) break;
+  }
+}
+
+void ScenarioRun::Dispatch(Worker* worker, std::vector<VuSlot*> slots) {
+  loop::Loop* loop = worker->loop();
+  std::vector<Worker*> workers = WorkersWithVus();
+  const std::int64_t stride = static_cast<std::int64_t>(workers.size());
+  const std::int64_t mine =
+      std::find(workers.begin(), workers.end(), worker) - workers.begin();
+  metrics::Aggregator* aggregator = worker->aggregator();
+  metrics::TagSetId tags = aggregator->Intern({{"scenario", config_.name}});
+  const auto end = steady_start_ + ToSteady(share_.regular_duration);
+
+  SleepUntil(loop, steady_start_);
+  ArrivalSchedule schedule = share_.arrivals;
+  while (!Stopping()) {
+    std::optional<ArrivalIteration> it = schedule.Next();
+    if (!it) break;
+    // This agent's iterations are dealt round-robin over its workers.
+    if (it->iteration_in_instance % stride != mine) continue;
+    auto when = steady_start_ + ToSteady(it->offset);
+    if (when >= end) break;
+    SleepUntil(loop, when);
+    if (Stopping()) break;
+
+    VuSlot* free_slot = nullptr;
+    for (VuSlot* slot : slots) {
+      if (slot->parked != nullptr && !slot->work && !slot->broken) {
+        free_slot = slot;
+        break;
+      }
+    }
+    if (free_slot == nullptr) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      aggregator->Add(metrics::builtin::kDroppedIterations, tags, 1);
+      if (!warned_dropped_.exchange(true)) {
+        Log("agent")->warn(
+            "insufficient VUs, iterations dropped scenario={} max_vus={} (count in "
+            "dropped_iterations)",
+            config_.name, share_.max_vus);
+      }
+      continue;
+    }
+    double late_ms = absl::ToDoubleMilliseconds(FromSteady(loop->Now() - when));
+    aggregator->Add(shared_.start_delay_metric, tags, std::max(0.0, late_ms));
+    free_slot->work = *it;
+    active_.fetch_add(1);
+    shared_.active_vus->fetch_add(1);
+    loop->Unpark(free_slot->parked);
+  }
+  // No more iterations from here: idle drivers leave, busy ones leave after their iteration.
+  for (VuSlot* slot : slots) {
+    slot->arrivals_done = true;
+    if (slot->parked != nullptr && !slot->work) loop->Unpark(slot->parked);
+  }
+}
+
+volley::v1::ScenarioProgress ScenarioRun::Progress(absl::Time now) const {
+  volley::v1::ScenarioProgress p;
+  p.set_name(config_.name);
+  p.set_vus(static_cast<std::uint32_t>(std::max<std::int64_t>(0, active_.load())));
+  p.set_iterations(static_cast<std::uint64_t>(completed_.load()));
+  p.set_interrupted(static_cast<std::uint64_t>(interrupted_.load()));
+  double progress = 0;
+  if (started_) {
+    if (config_.executor == ExecutorType::kSharedIterations && share_.iterations > 0) {
+      progress = static_cast<double>(completed_.load()) / static_cast<double>(share_.iterations);
+    } else if (config_.executor == ExecutorType::kPerVuIterations && share_.vus > 0) {
+      progress = static_cast<double>(completed_.load()) /
+                 static_cast<double>(share_.vus * share_.iterations);
+    } else if (share_.regular_duration > absl::ZeroDuration()) {
+      progress = absl::FDivDuration(now - wall_start_, share_.regular_duration);
+    }
+    if (drivers_left_.load() == 0) progress = 1;
+  }
+  p.set_progress(std::clamp(progress, 0.0, 1.0));
+  return p;
+}
+
+}  // namespace volley::agent

@@ -1,0 +1,132 @@
+// The agent-side run of one scenario: its VUs (spread over the workers), its share of the work
+// as this agent's execution segment gives it, and the per-VU drivers that decide when each VU
+// starts an iteration. Drivers run as fibers on their VU's worker. A ScenarioRun is shared by
+// all workers, so what they change in it is atomic; VuSlot fields are touched only on the VU's
+// worker thread. Created, started and destroyed by TestRun.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "agent/js/vu.h"
+#include "agent/loop/loop.h"
+#include "agent/worker.h"
+#include "common/options.h"
+#include "common/schedule.h"
+#include "common/segment.h"
+#include "common/metrics/registry.h"
+#include "volley.pb.h"
+
+namespace volley::agent {
+
+// A VU as the executors see it. Lives on `worker`.
+struct VuSlot {
+  Worker* worker = nullptr;
+  std::unique_ptr<js::Vu> vu;
+  std::uint64_t id_in_instance = 0;  // __VU, 1-based
+  std::uint64_t id_in_test = 0;      // unique across agents, 1-based
+  std::int64_t index = 0;            // 0-based position among the scenario's VUs on this agent
+  std::int64_t iterations = 0;       // this VU's iterations in its scenario
+  bool busy = false;                 // inside RunIteration
+  bool broken = false;               // interrupted: runs no further iterations
+  // Arrival-rate executors: the driver parks here until the dispatcher hands it an iteration.
+  loop::Fiber* parked = nullptr;
+  std::optional<ArrivalIteration> work;
+  bool arrivals_done = false;        // the dispatcher has no more iterations for it
+};
+
+// Stop requests for the whole test on this agent (any thread sets them).
+struct StopState {
+  std::atomic<bool> graceful{false};   // start no new iterations
+  std::atomic<bool> immediate{false};  // interrupt running ones
+};
+
+// Script errors of iterations: the first of each distinct message is logged, repeats are only
+// counted, and the counts are logged when the test ends. Any thread.
+class ErrorLog {
+ public:
+  void Report(const js::ScriptError& error);
+  void LogTotals();
+  std::uint64_t total() const { return total_; }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::pair<std::string, std::uint64_t>> seen_;
+  std::atomic<std::uint64_t> total_{0};
+};
+
+class ScenarioRun {
+ public:
+  struct Shared {
+    StopState* stop = nullptr;
+    ErrorLog* errors = nullptr;
+    std::atomic<std::int64_t>* active_vus = nullptr;  // across the agent's scenarios
+    std::function<void()> on_driver_done;             // any worker thread
+    std::string options_json;
+    metrics::MetricId start_delay_metric = 0;         // iteration_start_delay trend
+  };
+
+  ScenarioRun(ScenarioConfig config, ExecutionTuple tuple, Shared shared);
+
+  const ScenarioConfig& config() const { return config_; }
+  const ScenarioShare& share() const { return share_; }
+  // VUs this agent initialises for the scenario before the start.
+  std::int64_t VusNeeded() const;
+  std::vector<VuSlot*>& vus() { return vus_; }
+  void AddVu(VuSlot* slot) { vus_.push_back(slot); }
+
+  // Spawns one driver fiber per VU on its worker. `steady_start` and `wall_start` are the same
+  // instant: the test's start.
+  void Start(loop::Clock::time_point steady_start, absl::Time wall_start);
+  // Fibers Start() spawns: one per VU, plus one arrival dispatcher per worker with VUs.
+  std::size_t driver_count() const;
+
+  // Any thread: interrupts the iterations running now on this scenario's VUs.
+  void InterruptBusy();
+
+  volley::v1::ScenarioProgress Progress(absl::Time now) const;
+
+ private:
+  void Drive(VuSlot* slot);
+  void DriveArrivals(VuSlot* slot);
+  // Arrival-rate: starts this worker's share of the scheduled iterations on free VUs.
+  void Dispatch(Worker* worker, std::vector<VuSlot*> slots);
+  bool IsArrivalRate() const {
+    return config_.executor == ExecutorType::kConstantArrivalRate ||
+           config_.executor == ExecutorType::kRampingArrivalRate;
+  }
+  std::vector<Worker*> WorkersWithVus() const;
+  // Runs one iteration on `slot`, with the hard-stop timer armed. False when the VU broke.
+  bool RunOne(VuSlot* slot, std::int64_t iteration_in_instance, std::int64_t iteration_in_test);
+  void SleepUntil(loop::Loop* loop, loop::Clock::time_point until) const;
+  bool Stopping() const { return shared_.stop->graceful.load(std::memory_order_relaxed); }
+
+  ScenarioConfig config_;
+  ExecutionTuple tuple_;
+  Shared shared_;
+  ScenarioShare share_;
+  std::vector<VuSlot*> vus_;
+
+  loop::Clock::time_point steady_start_;  // scenario start (test start + startTime)
+  absl::Time wall_start_;
+  loop::Clock::time_point hard_stop_;     // end + gracefulStop: running iterations interrupted
+
+  std::atomic<std::int64_t> next_iteration_{0};  // shared-iterations / instance numbering
+  std::atomic<std::int64_t> completed_{0};
+  std::atomic<std::int64_t> interrupted_{0};
+  std::atomic<std::int64_t> active_{0};
+  std::atomic<std::int64_t> dropped_{0};
+  std::atomic<bool> warned_dropped_{false};
+  std::atomic<bool> started_{false};
+  std::atomic<int> drivers_left_{0};
+};
+
+}  // namespace volley::agent

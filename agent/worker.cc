@@ -1,0 +1,17 @@
+#include "agent/worker.h"
+
+namespace volley::agent {
+
+Worker::Worker(int index, const metrics::Registry* registry)
+    : index_(index), aggregator_(registry), thread_([this] { loop_.Run(/*until_idle=*/false); }) {}
+
+Worker::~Worker() {
+  loop_.Stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::PostFiber(std::function<void()> fn) {
+  loop_.Post([this, fn = std::move(fn)]() mutable { loop_.Spawn(std::move(fn)); });
+}
+
+}  // namespace volley::agent

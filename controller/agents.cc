@@ -1,0 +1,131 @@
+#include "controller/agents.h"
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "agent/server.h"
+
+namespace volley::controller {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", what, " ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// "dns:///name:port" -> every address of name, as "ip:port" ("[ip6]:port").
+absl::StatusOr<std::vector<std::string>> ResolveDns(const std::string& target) {
+  std::string rest = target;
+  if (absl::StartsWith(rest, "dns:///")) rest = rest.substr(7);
+  else if (absl::StartsWith(rest, "dns:")) rest = rest.substr(4);
+  auto colon = rest.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--agents ", target, ": expected dns:///NAME:PORT"));
+  }
+  std::string host = rest.substr(0, colon), port = rest.substr(colon + 1);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* result = nullptr;
+  int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &result);
+  if (rc != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("--agents ", target, ": cannot resolve ", host, ": ", gai_strerror(rc)));
+  }
+  std::set<std::string> seen;
+  std::vector<std::string> out;
+  for (addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
+    char buf[INET6_ADDRSTRLEN] = {0};
+    std::string address;
+    if (ai->ai_family == AF_INET) {
+      inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr, buf, sizeof buf);
+      address = absl::StrCat(buf, ":", port);
+    } else if (ai->ai_family == AF_INET6) {
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr, buf,
+                sizeof buf);
+      address = absl::StrCat("[", buf, "]:", port);
+    } else {
+      continue;
+    }
+    if (seen.insert(address).second) out.push_back(address);
+  }
+  freeaddrinfo(result);
+  std::sort(out.begin(), out.end());
+  if (out.empty()) {
+    return absl::UnavailableError(absl::StrCat("--agents ", target, ": no addresses"));
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> ResolveAgentAddresses(const RunConfig& config) {
+  std::vector<std::string> out = config.agents;
+  if (!config.agents_dns.empty()) {
+    auto resolved = ResolveDns(config.agents_dns);
+    if (!resolved.ok()) return resolved.status();
+    out.insert(out.end(), resolved->begin(), resolved->end());
+  }
+  if (!config.agents_file.empty()) {
+    try {
+      YAML::Node root = YAML::LoadFile(config.agents_file);
+      YAML::Node list = root.IsMap() && root["agents"] ? root["agents"] : root;
+      if (!list.IsSequence()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            config.agents_file, ": expected a list of agent addresses (or agents: [...])"));
+      }
+      for (const YAML::Node& item : list) {
+        if (item.IsScalar()) {
+          out.push_back(item.as<std::string>());
+        } else if (item.IsMap() && item["address"]) {
+          out.push_back(item["address"].as<std::string>());
+        } else {
+          return absl::InvalidArgumentError(absl::StrCat(
+              config.agents_file, ":", item.Mark().line + 1, ":", item.Mark().column + 1,
+              ": expected an address string or {address: ...}"));
+        }
+      }
+    } catch (const YAML::Exception& e) {
+      return absl::InvalidArgumentError(absl::StrCat(config.agents_file, ": ", e.what()));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeAgentChannel(const RunConfig& config,
+                                                                const std::string& address) {
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+  if (!config.tls_ca.empty() || !config.tls_cert.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    if (!config.tls_ca.empty()) {
+      auto ca = ReadFile(config.tls_ca, "--tls-ca");
+      if (!ca.ok()) return ca.status();
+      ssl.pem_root_certs = *ca;
+    }
+    if (!config.tls_cert.empty()) {
+      auto cert = ReadFile(config.tls_cert, "--tls-cert");
+      if (!cert.ok()) return cert.status();
+      auto key = ReadFile(config.tls_key, "--tls-key");
+      if (!key.ok()) return key.status();
+      ssl.pem_cert_chain = *cert;
+      ssl.pem_private_key = *key;
+    }
+    creds = grpc::SslCredentials(ssl);
+  }
+  return grpc::CreateCustomChannel(address, creds, agent::KeepaliveArguments());
+}
+
+}  // namespace volley::controller

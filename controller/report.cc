@@ -1,0 +1,165 @@
+#include "controller/report.h"
+
+#include <fstream>
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/duration.h"
+#include "common/metrics/summary.h"
+
+namespace volley::controller {
+namespace {
+
+std::string Describe(const ScenarioConfig& s) {
+  std::string grace = absl::StrCat("gracefulStop: ", FormatK6Duration(s.GracefulStopOrDefault()));
+  switch (s.executor) {
+    case ExecutorType::kSharedIterations:
+      return absl::StrCat(s.IterationsOrDefault(), " iterations shared among ", s.VusOrDefault(),
+                          " VUs (maxDuration: ", FormatK6Duration(s.MaxDurationOrDefault()), ", ",
+                          grace, ")");
+    case ExecutorType::kPerVuIterations:
+      return absl::StrCat(s.IterationsOrDefault(), " iterations for each of ", s.VusOrDefault(),
+                          " VUs (maxDuration: ", FormatK6Duration(s.MaxDurationOrDefault()), ", ",
+                          grace, ")");
+    case ExecutorType::kConstantVus:
+      return absl::StrCat(s.VusOrDefault(), " looping VUs for ",
+                          FormatK6Duration(s.duration.value_or(absl::ZeroDuration())), " (",
+                          grace, ")");
+    case ExecutorType::kRampingVus: {
+      std::int64_t max_vus = s.StartVusOrDefault();
+      absl::Duration total;
+      for (const auto& st : s.stages) {
+        max_vus = std::max(max_vus, st.target.value_or(0));
+        total += st.duration.value_or(absl::ZeroDuration());
+      }
+      return absl::StrCat("Up to ", max_vus, " looping VUs for ", FormatK6Duration(total),
+                          " over ", s.stages.size(), " stages (gracefulRampDown: ",
+                          FormatK6Duration(s.GracefulRampDownOrDefault()), ", ", grace, ")");
+    }
+    case ExecutorType::kConstantArrivalRate:
+      return absl::StrCat(s.rate.value_or(0), " iterations/",
+                          FormatK6Duration(s.TimeUnitOrDefault()), " for ",
+                          FormatK6Duration(s.duration.value_or(absl::ZeroDuration())),
+                          " (maxVUs: ", s.PreAllocatedVusOrDefault(), "-", s.MaxVusOrDefault(),
+                          ", ", grace, ")");
+    case ExecutorType::kRampingArrivalRate:
+      return absl::StrCat("Up to ", s.StartRateOrDefault(), "+ iterations/",
+                          FormatK6Duration(s.TimeUnitOrDefault()), " over ", s.stages.size(),
+                          " stages (maxVUs: ", s.PreAllocatedVusOrDefault(), "-",
+                          s.MaxVusOrDefault(), ", ", grace, ")");
+  }
+  return "";
+}
+
+}  // namespace
+
+void PrintBanner(std::ostream& out, const std::string& script, const Options& options,
+                 const std::vector<std::string>& agents, bool embedded) {
+  out << "\n  volley — k6 scripts, distributed\n\n";
+  if (embedded) {
+    out << "  execution: local (embedded agent)\n";
+  } else {
+    out << "  execution: distributed over " << agents.size() << " agent"
+        << (agents.size() == 1 ? "" : "s") << ": " << absl::StrJoin(agents, ", ") << "\n";
+  }
+  out << "     script: " << script << "\n";
+  out << "     output: -\n\n";
+  if (!options.scenarios) return;
+  std::int64_t max_vus = 0;
+  absl::Duration max_duration;
+  for (const auto& [name, s] : *options.scenarios) {
+    switch (s.executor) {
+      case ExecutorType::kRampingVus: {
+        std::int64_t m = s.StartVusOrDefault();
+        absl::Duration d;
+        for (const auto& st : s.stages) {
+          m = std::max(m, st.target.value_or(0));
+          d += st.duration.value_or(absl::ZeroDuration());
+        }
+        max_vus += m;
+        max_duration = std::max(max_duration, s.StartTimeOrDefault() + d +
+                                                  s.GracefulStopOrDefault());
+        break;
+      }
+      case ExecutorType::kConstantArrivalRate:
+      case ExecutorType::kRampingArrivalRate:
+        max_vus += s.MaxVusOrDefault();
+        break;
+      default:
+        max_vus += s.VusOrDefault();
+        break;
+    }
+    absl::Duration d = s.executor == ExecutorType::kConstantVus ||
+                               s.executor == ExecutorType::kConstantArrivalRate
+                           ? s.duration.value_or(absl::ZeroDuration())
+                       : s.executor == ExecutorType::kRampingVus ? absl::ZeroDuration()
+                                                                 : s.MaxDurationOrDefault();
+    max_duration = std::max(max_duration, s.StartTimeOrDefault() + d + s.GracefulStopOrDefault());
+  }
+  std::size_t n = options.scenarios->size();
+  out << "  scenarios: (100.00%) " << n << " scenario" << (n == 1 ? "" : "s") << ", " << max_vus
+      << " max VUs, " << FormatK6Duration(max_duration)
+      << " max duration (incl. graceful stop):\n";
+  for (const auto& [name, s] : *options.scenarios) {
+    out << "           * " << name << ": " << Describe(s) << "\n";
+  }
+  out << "\n" << std::flush;
+}
+
+namespace {
+
+nlohmann::ordered_json BuildData(const ReportInput& input) {
+  metrics::SummaryOptions options;
+  if (input.options->summary_trend_stats) options.trend_stats = *input.options->summary_trend_stats;
+  if (input.options->summary_time_unit) options.time_unit = *input.options->summary_time_unit;
+  options.no_color = !input.color;
+  options.stdout_tty = input.stdout_tty;
+  options.stderr_tty = input.stderr_tty;
+  metrics::SummaryInputs in;
+  in.store = input.store;
+  in.thresholds = input.thresholds;
+  in.registry = input.registry;
+  in.test_run_duration = input.elapsed;
+  nlohmann::json setup;
+  if (!input.setup_json.empty()) {
+    setup = nlohmann::json::parse(input.setup_json, nullptr, false);
+    if (!setup.is_discarded()) in.setup_data = &setup;
+  }
+  nlohmann::ordered_json data = metrics::BuildSummaryData(in, options);
+  data["options"] = nlohmann::ordered_json::parse(input.options_json.dump());
+  return data;
+}
+
+}  // namespace
+
+std::string TextSummary(const ReportInput& input) {
+  return metrics::RenderTextSummary(BuildData(input), input.color);
+}
+
+nlohmann::json SummaryExport(const ReportInput& input) {
+  return nlohmann::json::parse(metrics::RenderSummaryExport(BuildData(input)));
+}
+
+nlohmann::json SummaryData(const ReportInput& input) {
+  return nlohmann::json::parse(BuildData(input).dump());
+}
+
+absl::Status WriteSummaryOutputs(const nlohmann::json& outputs) {
+  std::vector<std::string> problems;
+  for (const auto& [key, value] : outputs.items()) {
+    std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+    if (key == "stdout") {
+      std::cout << text << std::flush;
+    } else if (key == "stderr") {
+      std::cerr << text << std::flush;
+    } else {
+      std::ofstream out(key, std::ios::binary);
+      if (!out || !(out << text)) problems.push_back(absl::StrCat("cannot write ", key));
+    }
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("handleSummary: ", absl::StrJoin(problems, "; ")));
+}
+
+}  // namespace volley::controller

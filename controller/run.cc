@@ -1,0 +1,644 @@
+// `volley run`: the controller's whole life for one test. The main thread does everything in
+// order — load, plan, prepare agents, setup, start, merge, teardown, summary — and in the run
+// phase it is the single merge thread: agent batches arrive on an EventQueue and only this
+// thread touches the Store and the thresholds.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "agent/js/vu.h"
+#include "agent/server.h"
+#include "common/logging.h"
+#include "common/metrics/store.h"
+#include "common/metrics/threshold.h"
+#include "common/duration.h"
+#include "common/options.h"
+#include "common/segment.h"
+#include "controller/agent_session.h"
+#include "controller/agents.h"
+#include "controller/progress.h"
+#include "controller/report.h"
+#include "controller/run_config.h"
+#include "controller/script_host.h"
+
+extern char** environ;
+
+namespace volley::controller {
+namespace {
+
+// k6's exit codes.
+constexpr int kExitOk = 0;
+constexpr int kExitThresholdsFailed = 99;
+constexpr int kExitGenericEngine = 103;
+constexpr int kExitInvalidConfig = 104;
+constexpr int kExitExternalAbort = 105;
+constexpr int kExitScriptException = 107;
+constexpr int kExitScriptAborted = 108;
+constexpr int kExitUsage = 255;
+
+std::atomic<int> g_signals{0};
+
+void OnSignal(int) { g_signals.fetch_add(1); }
+
+std::string ErrorText(const absl::Status& status) { return std::string(status.message()); }
+
+void PrintError(const std::string& text) { std::cerr << "ERRO " << text << "\n"; }
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::map<std::string, std::string> BuildEnv(const RunConfig& config) {
+  std::map<std::string, std::string> env;
+  if (config.include_system_env_vars) {
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+      std::string kv = *e;
+      auto eq = kv.find('=');
+      if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+  }
+  for (const auto& [k, v] : config.env) env[k] = v;
+  return env;
+}
+
+// Script options, then the --config file, then CLI flags; validated; scenarios derived.
+absl::StatusOr<Options> ConsolidateAll(const RunConfig& config, const LoadedScript& script,
+                                       std::vector<std::string>* problems) {
+  std::vector<std::string> warnings;
+  Options file_options;
+  if (!config.config_file.empty()) {
+    auto text = ReadFile(config.config_file);
+    if (!text.ok()) return text.status();
+    nlohmann::json json = nlohmann::json::parse(*text, nullptr, false);
+    if (json.is_discarded() || !json.is_object()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(config.config_file, ": not a JSON object of k6 options"));
+    }
+    auto parsed = ParseOptionsJson(json);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(config.config_file, ": ", parsed.status().message()));
+    }
+    file_options = *parsed;
+  }
+  nlohmann::json script_json = nlohmann::json::parse(script.options_json, nullptr, false);
+  if (script_json.is_discarded()) script_json = nlohmann::json::object();
+  auto script_options = ParseOptionsJson(script_json);
+  if (!script_options.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("options in ", script.entry, ": ", script_options.status().message()));
+  }
+  for (const auto& [key, value] : script_options->unknown) {
+    Log("controller")->warn("unknown option ignored name={}", key);
+  }
+
+  CliOverrides cli;
+  if (config.vus) cli.vus = *config.vus;
+  if (config.duration) {
+    auto d = ParseDuration(*config.duration);
+    if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat("--duration: ", d.status().message()));
+    cli.duration = *d;
+  }
+  if (config.iterations) cli.iterations = *config.iterations;
+  if (!config.stages.empty()) cli.stages = config.stages;
+  if (config.summary_trend_stats) {
+    cli.summary_trend_stats =
+        absl::StrSplit(*config.summary_trend_stats, ',', absl::SkipWhitespace());
+  }
+  auto merged = ConsolidateOptions(file_options, *script_options, cli, &warnings);
+  if (!merged.ok()) return merged.status();
+  for (const auto& w : warnings) Log("controller")->warn("{}", w);
+
+  *problems = Validate(*merged, &script.exports);
+  if (!problems->empty()) return absl::InvalidArgumentError("invalid options");
+  auto derived = DeriveScenarios(*merged);
+  if (!derived.ok()) return derived.status();
+  return derived;
+}
+
+// One agent as the merge stage tracks it.
+struct AgentState {
+  std::unique_ptr<AgentSession> session;
+  bool ready = false;
+  bool done = false;
+  bool lost = false;
+  bool ended = false;  // stream finished
+  std::uint32_t vus = 0;
+  std::uint32_t vus_max = 0;
+  std::vector<volley::v1::ScenarioProgress> progress;
+};
+
+volley::v1::MetricBatch GaugeBatch(std::uint32_t vus, std::uint32_t vus_max) {
+  volley::v1::MetricBatch batch;
+  std::int64_t now = absl::ToUnixNanos(absl::Now());
+  auto add = [&](const char* name, std::uint32_t value) {
+    int index = batch.metrics_size();
+    auto* def = batch.add_metrics();
+    def->set_name(name);
+    def->set_type(volley::v1::GAUGE);
+    auto* s = batch.add_series();
+    s->set_metric(static_cast<std::uint32_t>(index));
+    s->set_count(1);
+    s->set_min(value);
+    s->set_max(value);
+    s->set_last(value);
+    s->set_last_unix_ns(now);
+  };
+  add("vus", vus);
+  add("vus_max", vus_max);
+  return batch;
+}
+
+class Controller {
+ public:
+  explicit Controller(const RunConfig& config) : config_(config) {}
+  int Run();
+
+ private:
+  int Fail(int code, const std::string& message) {
+    PrintError(message);
+    return code;
+  }
+  bool PrepareAgents(const volley::v1::Prepare& base);
+  void MergeLoop();
+  void HandleEvent(AgentEvent event);
+  void StopAll(bool immediate, const std::string& reason);
+  ProgressState CurrentProgress() const;
+  void MergeHostMetrics();
+  void PrintSummaryAndOutputs(bool ran);
+
+  const RunConfig& config_;
+  ScriptHost host_;
+  LoadedScript script_;
+  Options options_;
+  nlohmann::json options_json_;
+  metrics::Store store_;
+  std::optional<metrics::Thresholds> thresholds_;
+  EventQueue queue_;
+  std::unique_ptr<agent::AgentServer> embedded_;
+  std::vector<std::string> agent_names_;
+  std::vector<AgentState> agents_;
+  absl::Time start_ = absl::InfinitePast();
+  absl::Time end_ = absl::InfinitePast();
+  int exit_code_ = kExitOk;
+  bool stop_sent_ = false;
+  bool thresholds_aborted_ = false;
+  bool script_aborted_ = false;
+  std::string abort_reason_;
+  std::string setup_json_;
+  std::unique_ptr<ProgressDisplay> progress_;
+};
+
+bool Controller::PrepareAgents(const volley::v1::Prepare& base) {
+  auto log = Log("controller");
+  int n = static_cast<int>(agent_names_.size());
+  ExecutionSegmentSequence sequence = ExecutionSegmentSequence::Even(n);
+  for (int i = 0; i < n; ++i) {
+    std::shared_ptr<grpc::Channel> channel;
+    if (embedded_) {
+      channel = embedded_->InProcessChannel();
+    } else {
+      auto made = MakeAgentChannel(config_, agent_names_[i]);
+      if (!made.ok()) {
+        PrintError(ErrorText(made.status()));
+        exit_code_ = kExitGenericEngine;
+        return false;
+      }
+      channel = *made;
+    }
+    AgentState state;
+    state.session = std::make_unique<AgentSession>(i, agent_names_[i], channel, &queue_);
+    agents_.push_back(std::move(state));
+  }
+  for (int i = 0; i < n; ++i) {
+    volley::v1::Prepare prepare = base;
+    prepare.set_segment(sequence.segments()[i].ToString());
+    prepare.set_segment_sequence(sequence.ToString());
+    prepare.set_agent_index(static_cast<std::uint32_t>(i));
+    prepare.set_agent_count(static_cast<std::uint32_t>(n));
+    if (!agents_[i].session->Open(prepare, absl::Seconds(5))) {
+      log->debug("agent open failed agent={}", agent_names_[i]);
+    }
+  }
+  // Every agent must answer Ready; the first failure ends the test before it starts.
+  int ready = 0;
+  absl::Time deadline = absl::Now() + absl::Minutes(10);
+  while (ready < n) {
+    if (g_signals.load() > 0) {
+      exit_code_ = kExitExternalAbort;
+      return false;
+    }
+    auto event = queue_.Pop(absl::Milliseconds(100));
+    if (absl::Now() > deadline) {
+      PrintError("agents did not become ready within 10m");
+      exit_code_ = kExitGenericEngine;
+      return false;
+    }
+    if (!event) continue;
+    AgentState& agent = agents_[event->agent];
+    const std::string& name = agent_names_[event->agent];
+    if (!event->message) {
+      agent.ended = true;
+      std::string why = event->status.error_message();
+      if (event->status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+        why = "busy with another test";
+      }
+      PrintError(absl::StrCat("agent ", name, ": ", why.empty() ? "connection closed" : why));
+      exit_code_ = kExitGenericEngine;
+      return false;
+    }
+    if (event->message->has_failure()) {
+      const auto& failure = event->message->failure();
+      PrintError(n > 1 || !embedded_ ? absl::StrCat("agent ", name, ": ", failure.message())
+                                     : failure.message());
+      exit_code_ = failure.exit_code() != 0 ? failure.exit_code() : kExitGenericEngine;
+      return false;
+    }
+    if (event->message->has_ready()) {
+      agent.ready = true;
+      agent.vus_max = event->message->ready().vus_max();
+      ++ready;
+      log->info("agent ready agent={} vus_max={} workers={}", name,
+                event->message->ready().vus_max(), event->message->ready().workers());
+    }
+  }
+  return true;
+}
+
+void Controller::StopAll(bool immediate, const std::string& reason) {
+  volley::v1::ControllerMessage message;
+  message.mutable_stop()->set_immediate(immediate);
+  message.mutable_stop()->set_reason(reason);
+  for (auto& agent : agents_) {
+    if (!agent.done && !agent.ended) agent.session->Send(message);
+  }
+  stop_sent_ = true;
+}
+
+void Controller::HandleEvent(AgentEvent event) {
+  AgentState& agent = agents_[event.agent];
+  const std::string& name = agent_names_[event.agent];
+  if (!event.message) {
+    agent.ended = true;
+    if (!agent.done) {
+      agent.lost = true;
+      agent.vus = 0;
+      PrintError(absl::StrCat("agent ", name, " lost: ",
+                              event.status.error_message().empty()
+                                  ? "connection closed"
+                                  : event.status.error_message()));
+      int lost = 0;
+      for (const auto& a : agents_) lost += a.lost;
+      if (lost > config_.max_lost_agents) {
+        if (exit_code_ == kExitOk) exit_code_ = kExitGenericEngine;
+        StopAll(/*immediate=*/false, "agent lost");
+      }
+    }
+    return;
+  }
+  const volley::v1::AgentMessage& message = *event.message;
+  if (message.has_batch()) {
+    const auto& batch = message.batch();
+    absl::Status merged = store_.Merge(batch);
+    if (!merged.ok()) Log("metrics")->warn("batch merge problem agent={} error={}", name, std::string(merged.message()));
+    agent.vus = batch.vus();
+    agent.vus_max = batch.vus_max();
+    agent.progress.assign(batch.progress().begin(), batch.progress().end());
+  } else if (message.has_done()) {
+    agent.done = true;
+    agent.vus = 0;
+  } else if (message.has_failure()) {
+    const auto& failure = message.failure();
+    if (failure.exit_code() == kExitScriptAborted) {
+      script_aborted_ = true;
+      abort_reason_ = failure.message();
+      StopAll(/*immediate=*/true, "test aborted by the script");
+    } else {
+      PrintError(absl::StrCat("agent ", name, ": ", failure.message()));
+      if (exit_code_ == kExitOk) exit_code_ = failure.exit_code();
+      StopAll(/*immediate=*/true, "agent failure");
+    }
+  } else if (message.has_log()) {
+    std::cerr << message.log().text() << "\n";
+  }
+}
+
+ProgressState Controller::CurrentProgress() const {
+  ProgressState state;
+  state.elapsed = (end_ != absl::InfinitePast() ? end_ : absl::Now()) - start_;
+  if (start_ == absl::InfinitePast()) state.elapsed = absl::ZeroDuration();
+  std::map<std::string, ScenarioLine> lines;
+  std::vector<std::string> order;
+  for (const auto& agent : agents_) {
+    state.vus += agent.vus;
+    state.vus_max += agent.vus_max;
+    for (const auto& p : agent.progress) {
+      auto [it, inserted] = lines.try_emplace(p.name());
+      if (inserted) order.push_back(p.name());
+      ScenarioLine& line = it->second;
+      line.name = p.name();
+      line.vus += p.vus();
+      line.iterations += p.iterations();
+      line.interrupted += p.interrupted();
+      line.progress += p.progress() / static_cast<double>(agents_.size());
+    }
+  }
+  for (const auto& name : order) {
+    ScenarioLine line = lines[name];
+    state.complete += line.iterations;
+    state.interrupted += line.interrupted;
+    line.detail = absl::StrCat(line.vus, " VUs  ", ProgressDisplay::FormatElapsed(state.elapsed),
+                               "  ", line.iterations, " iterations");
+    state.scenarios.push_back(line);
+  }
+  return state;
+}
+
+void Controller::MergeHostMetrics() {
+  volley::v1::MetricBatch batch;
+  host_.TakeBatch(&batch);
+  (void)store_.Merge(batch);
+}
+
+void Controller::MergeLoop() {
+  auto all_finished = [&] {
+    for (const auto& a : agents_) {
+      if (!a.done && !a.lost) return false;
+    }
+    return true;
+  };
+  int signals_seen = 0;
+  absl::Time next_eval = absl::Now() + absl::Seconds(1);
+  absl::Time next_gauge = absl::Now();
+  while (!all_finished()) {
+    auto event = queue_.Pop(absl::Milliseconds(50));
+    if (event) HandleEvent(std::move(*event));
+
+    int signals = g_signals.load();
+    if (signals > signals_seen) {
+      signals_seen = signals;
+      exit_code_ = kExitExternalAbort;
+      if (signals == 1) {
+        std::cerr << "\nstopping gracefully (press Ctrl+C again to stop now)\n";
+        StopAll(/*immediate=*/false, "interrupted by signal");
+      } else {
+        StopAll(/*immediate=*/true, "interrupted by signal");
+      }
+    }
+
+    absl::Time now = absl::Now();
+    if (now >= next_gauge) {
+      std::uint32_t vus = 0, vus_max = 0;
+      for (const auto& a : agents_) {
+        vus += a.vus;
+        vus_max += a.vus_max;
+      }
+      (void)store_.Merge(GaugeBatch(vus, vus_max));
+      next_gauge = now + absl::Seconds(1);
+    }
+    if (thresholds_ && now >= next_eval) {
+      next_eval = now + absl::Seconds(1);
+      for (const auto& result : thresholds_->Evaluate(store_, now - start_, /*final=*/false)) {
+        if (result.abort && !thresholds_aborted_) {
+          thresholds_aborted_ = true;
+          Log("controller")->warn("threshold crossed with abortOnFail metric={} threshold={}",
+                                  result.key, result.source);
+          StopAll(/*immediate=*/true, "threshold aborted the test");
+        }
+      }
+    }
+    if (progress_) progress_->Update(CurrentProgress());
+  }
+  // Late events (final batches racing Done) are already in; drain what is queued.
+  while (auto event = queue_.Pop(absl::ZeroDuration())) HandleEvent(std::move(*event));
+}
+
+void Controller::PrintSummaryAndOutputs(bool ran) {
+  absl::Time end = end_ != absl::InfinitePast() ? end_ : absl::Now();
+  ReportInput input;
+  input.store = &store_;
+  input.thresholds = thresholds_ ? &*thresholds_ : nullptr;
+  input.options = &options_;
+  input.options_json = options_json_;
+  input.elapsed = start_ != absl::InfinitePast() ? end - start_ : absl::ZeroDuration();
+  input.registry = host_.registry();
+  input.setup_json = setup_json_;
+  input.stdout_tty = isatty(STDOUT_FILENO);
+  input.stderr_tty = isatty(STDERR_FILENO);
+  input.color = input.stdout_tty && !config_.no_color;
+  input.interrupted = stop_sent_;
+
+  if (thresholds_) {
+    thresholds_->Evaluate(store_, input.elapsed, /*final=*/true);
+    if ((!thresholds_->AllOk() || thresholds_aborted_) &&
+        (exit_code_ == kExitOk || thresholds_aborted_)) {
+      exit_code_ = kExitThresholdsFailed;
+    }
+  }
+  if (script_aborted_) {
+    if (!abort_reason_.empty()) PrintError(absl::StrCat("test aborted: ", abort_reason_));
+    exit_code_ = kExitScriptAborted;
+  }
+  if (!ran && store_.Metrics().empty() && !host_.HasExport("handleSummary")) return;
+
+  if (!config_.summary_export.empty()) {
+    std::ofstream out(config_.summary_export);
+    if (!out) {
+      PrintError(absl::StrCat("cannot write --summary-export file ", config_.summary_export));
+    } else {
+      out << SummaryExport(input).dump(4) << "\n";
+    }
+  }
+  if (host_.HasExport("handleSummary")) {
+    auto outputs = host_.RunHandleSummary(SummaryData(input).dump());
+    if (!outputs.ok()) {
+      PrintError(absl::StrCat("handleSummary() failed: ", outputs.status().message()));
+      if (!config_.no_summary) std::cout << TextSummary(input) << std::flush;
+      return;
+    }
+    nlohmann::json parsed = nlohmann::json::parse(*outputs, nullptr, false);
+    if (parsed.is_object()) {
+      absl::Status written = WriteSummaryOutputs(parsed);
+      if (!written.ok()) PrintError(std::string(written.message()));
+    }
+    return;
+  }
+  if (!config_.no_summary) std::cout << TextSummary(input) << std::flush;
+}
+
+int Controller::Run() {
+  auto log = Log("controller");
+  bool terminal = isatty(STDERR_FILENO) && !config_.no_color;
+
+  // 1. Load the script: its options and the files it needs.
+  std::map<std::string, std::string> env = BuildEnv(config_);
+  auto loaded = host_.Load(config_.script, env);
+  if (!loaded.ok()) {
+    if (loaded.status().code() == absl::StatusCode::kNotFound) {
+      return Fail(kExitUsage, ErrorText(loaded.status()));
+    }
+    return Fail(kExitScriptException, ErrorText(loaded.status()));
+  }
+  script_ = *std::move(loaded);
+
+  // 2. Options, every problem at once.
+  std::vector<std::string> problems;
+  auto options = ConsolidateAll(config_, script_, &problems);
+  if (!options.ok()) {
+    if (problems.empty()) problems.push_back(ErrorText(options.status()));
+    std::cerr << "ERRO invalid options:\n";
+    for (const auto& p : problems) std::cerr << "  - " << p << "\n";
+    return kExitInvalidConfig;
+  }
+  options_ = *std::move(options);
+  options_json_ = ToJson(options_);
+  if (!config_.no_thresholds && options_.thresholds && !options_.thresholds->is_null()) {
+    auto parsed = metrics::Thresholds::Parse(*options_.thresholds);
+    if (!parsed.ok()) {
+      std::cerr << "ERRO invalid options:\n  - thresholds: " << parsed.status().message() << "\n";
+      return kExitInvalidConfig;
+    }
+    absl::Status valid = parsed->Validate(*host_.registry());
+    if (!valid.ok()) {
+      std::cerr << "ERRO invalid options:\n";
+      for (absl::string_view line : absl::StrSplit(valid.message(), '\n')) {
+        std::cerr << "  - thresholds: " << line << "\n";
+      }
+      return kExitInvalidConfig;
+    }
+    thresholds_ = *std::move(parsed);
+  }
+
+  // 3. Agents: the named ones, or one embedded in this process.
+  auto addresses = ResolveAgentAddresses(config_);
+  if (!addresses.ok()) return Fail(kExitGenericEngine, ErrorText(addresses.status()));
+  agent_names_ = *addresses;
+  std::string token;
+  if (!config_.token_file.empty()) {
+    auto t = ReadFile(config_.token_file);
+    if (!t.ok()) return Fail(kExitUsage, ErrorText(t.status()));
+    token = std::string(absl::StripAsciiWhitespace(*t));
+  }
+  if (agent_names_.empty()) {
+    agent::ServerConfig server_config;
+    server_config.workers = config_.workers;
+    auto server = agent::AgentServer::Start(server_config);
+    if (!server.ok()) return Fail(kExitGenericEngine, ErrorText(server.status()));
+    embedded_ = *std::move(server);
+    agent_names_.push_back("embedded");
+  }
+
+  if (!config_.quiet) {
+    PrintBanner(std::cout, script_.entry, options_, agent_names_, embedded_ != nullptr);
+  }
+
+  volley::v1::Prepare prepare;
+  prepare.mutable_bundle()->set_entry(script_.entry);
+  for (const auto& [path, content] : script_.files) {
+    (*prepare.mutable_bundle()->mutable_files())[path] = content;
+  }
+  prepare.set_options_json(options_json_.dump());
+  for (const auto& [k, v] : env) (*prepare.mutable_env())[k] = v;
+  prepare.set_token(token);
+  prepare.set_metrics_interval_ms(static_cast<std::uint32_t>(config_.metrics_interval_ms));
+
+  std::signal(SIGINT, OnSignal);
+  std::signal(SIGTERM, OnSignal);
+
+  // 4. Every agent initialises its VUs.
+  if (!PrepareAgents(prepare)) {
+    for (auto& agent : agents_) agent.session->Cancel();
+    return exit_code_;
+  }
+
+  // 5. setup() once, here, with VU 0.
+  js::TestContext vu0_context;
+  js::BundleSource bundle(script_.files);
+  vu0_context.files = &bundle;
+  vu0_context.entry = script_.entry;
+  vu0_context.env = env;
+  vu0_context.options_json = options_json_.dump();
+  vu0_context.registry = host_.registry();
+  for (const auto& [k, v] : options_.tags) vu0_context.global_tags.push_back({k, v});
+  if (options_.hosts) vu0_context.http.hosts = *options_.hosts;
+  vu0_context.http.insecure_skip_tls_verify = options_.insecure_skip_tls_verify.value_or(false);
+  if (options_.user_agent) vu0_context.http.user_agent = *options_.user_agent;
+  vu0_context.throw_on_error = options_.throw_errors.value_or(false);
+  vu0_context.abort_test = [this](const std::string& reason) {
+    script_aborted_ = true;
+    abort_reason_ = reason;
+  };
+  absl::Status vu0 = host_.PrepareVu0(&vu0_context);
+  if (!vu0.ok()) {
+    for (auto& agent : agents_) agent.session->Cancel();
+    return Fail(kExitScriptException, ErrorText(vu0));
+  }
+  std::string setup_json;
+  bool run_setup = host_.HasExport("setup") && !options_.no_setup.value_or(false);
+  if (run_setup) {
+    auto setup = host_.RunSetup();
+    MergeHostMetrics();
+    if (!setup.ok()) {
+      for (auto& agent : agents_) agent.session->Cancel();
+      PrintError(absl::StrCat("setup() failed: ", setup.status().message()));
+      exit_code_ = script_aborted_ ? kExitScriptAborted : kExitScriptException;
+      PrintSummaryAndOutputs(/*ran=*/false);
+      return exit_code_;
+    }
+    setup_json = *setup;
+    setup_json_ = setup_json;
+  }
+
+  // 6. One start instant for all agents, a little ahead so every agent gets it in time.
+  start_ = absl::Now() + absl::Milliseconds(agents_.size() > 1 ? 200 : 20);
+  volley::v1::ControllerMessage start;
+  start.mutable_start()->set_start_unix_ns(absl::ToUnixNanos(start_));
+  start.mutable_start()->set_setup_data_json(setup_json);
+  for (auto& agent : agents_) agent.session->Send(start);
+  progress_ = std::make_unique<ProgressDisplay>(!config_.quiet, terminal);
+
+  // 7. Merge until every agent is done.
+  MergeLoop();
+  end_ = absl::Now();
+  for (auto& agent : agents_) agent.session->Close();
+  if (progress_) progress_->Finish(CurrentProgress());
+
+  // 8. teardown(data) once, also after an abort.
+  if (host_.HasExport("teardown") && !options_.no_teardown.value_or(false)) {
+    absl::Status teardown = host_.RunTeardown(setup_json);
+    if (!teardown.ok()) {
+      PrintError(absl::StrCat("teardown() failed: ", teardown.message()));
+      if (exit_code_ == kExitOk) exit_code_ = kExitScriptException;
+    }
+  }
+  MergeHostMetrics();
+  PrintSummaryAndOutputs(/*ran=*/true);
+  agents_.clear();
+  if (embedded_) embedded_->Shutdown();
+  return exit_code_;
+}
+
+}  // namespace
+
+int RunTest(const RunConfig& config) {
+  InitLogging(config.log_level);
+  js::InitV8();
+  Controller controller(config);
+  return controller.Run();
+}
+
+}  // namespace volley::controller
