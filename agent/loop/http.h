@@ -74,6 +74,12 @@ struct HttpClientOptions {
 // Names with characters outside the HTTP token set are returned unchanged.
 std::string CanonicalHeaderKey(std::string_view name);
 
+// Lifetimes: the Loop outlives its HttpClients, and an HttpClient outlives every Do/DoBatch in
+// progress on it, i.e. destroy it once the fibers using it are gone (after Run returned). The
+// keep-alive connections live in the loop's curl multi handle, shared by all clients of the loop,
+// so they survive a client. A fiber destroyed inside Do (loop shutdown) takes its transfers
+// out of the loop while unwinding; an abandoned one (FiberOptions::unwind_on_destroy = false)
+// leaves them to ~HttpClient, which must then run before the loop runs again.
 class HttpClient {
  public:
   HttpClient(Loop* loop, HttpClientOptions options);
