@@ -347,9 +347,21 @@ enum ResponseField {
   kCookies,
 };
 
+// Internal fields of a response object: the C++ data, then caches of the values built on first
+// read (native data properties run their getter on every read; the caches make that cheap).
+enum ResponseSlot { kDataSlot, kBodySlot, kHeadersSlot, kTimingsSlot, kRequestSlot, kJsonSlot,
+                    kSlotCount };
+
 ResponseData* DataOf(v8::Local<v8::Object> holder) {
-  if (holder->InternalFieldCount() < 1) return nullptr;
-  return static_cast<ResponseData*>(holder->GetAlignedPointerFromInternalField(0));
+  if (holder->InternalFieldCount() != kSlotCount) return nullptr;
+  return static_cast<ResponseData*>(holder->GetAlignedPointerFromInternalField(kDataSlot));
+}
+
+// The cached value in `slot`, or an empty handle when not built yet.
+v8::Local<v8::Value> Cached(v8::Local<v8::Object> holder, ResponseSlot slot) {
+  v8::Local<v8::Value> v = holder->GetInternalField(slot);
+  if (v->IsUndefined()) return {};
+  return v;
 }
 
 const char* ReasonPhrase(int status) {
@@ -403,36 +415,77 @@ v8::Local<v8::Object> HeadersObject(v8::Isolate* isolate, v8::Local<v8::Context>
   return object;
 }
 
-void ResponseGetter(v8::Local<v8::Name>, const v8::PropertyCallbackInfo<v8::Value>& info) {
+v8::Local<v8::Value> BuildField(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                                ResponseData* d, ResponseField field);
+
+ResponseSlot SlotOf(ResponseField field) {
+  switch (field) {
+    case kBody:
+      return kBodySlot;
+    case kHeaders:
+      return kHeadersSlot;
+    case kTimings:
+      return kTimingsSlot;
+    case kRequest:
+      return kRequestSlot;
+    default:
+      return kDataSlot;
+  }
+}
+
+void ResponseGetter(v8::Local<v8::String>, const v8::PropertyCallbackInfo<v8::Value>& info) {
   v8::Isolate* isolate = info.GetIsolate();
-  v8::Local<v8::Context> context = isolate->GetCurrentContext();
-  ResponseData* d = DataOf(info.Holder());
+  v8::Local<v8::Object> holder = info.Holder();
+  ResponseData* d = DataOf(holder);
   if (d == nullptr) return;
+  auto field = static_cast<ResponseField>(info.Data().As<v8::Int32>()->Value());
+  ResponseSlot slot = SlotOf(field);
+  if (slot != kDataSlot) {
+    v8::Local<v8::Value> cached = Cached(holder, slot);
+    if (cached.IsEmpty()) {
+      cached = BuildField(isolate, isolate->GetCurrentContext(), d, field);
+      holder->SetInternalField(slot, cached);
+    }
+    info.GetReturnValue().Set(cached);
+    return;
+  }
+  info.GetReturnValue().Set(BuildField(isolate, isolate->GetCurrentContext(), d, field));
+}
+
+// Assigning to a response field turns it into a plain data property (k6 responses are plain
+// objects, and scripts occasionally overwrite a field).
+void ResponseSetter(v8::Local<v8::String> name, v8::Local<v8::Value> value,
+                    const v8::PropertyCallbackInfo<void>& info) {
+  v8::Local<v8::Context> context = info.GetIsolate()->GetCurrentContext();
+  info.Holder()->CreateDataProperty(context, name, value).FromMaybe(false);
+}
+
+v8::Local<v8::Value> BuildField(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                                ResponseData* d, ResponseField field) {
   const loop::HttpResponse& r = d->response;
-  auto ret = info.GetReturnValue();
-  switch (static_cast<ResponseField>(info.Data().As<v8::Int32>()->Value())) {
+  switch (field) {
     case kStatus:
-      return ret.Set(r.status);
+      return v8::Integer::New(isolate, r.status);
     case kStatusText:
-      return ret.Set(V8Str(isolate, r.status == 0 ? std::string()
+      return V8Str(isolate, r.status == 0 ? std::string()
                                                   : absl::StrCat(r.status, " ",
-                                                                 ReasonPhrase(r.status))));
+                                                                 ReasonPhrase(r.status)));
     case kBody:
       if (d->response_type == ResponseType::kNone || (r.status == 0 && r.body.empty())) {
-        return ret.SetNull();
+        return v8::Null(isolate);
       }
-      if (d->response_type == ResponseType::kBinary) return ret.Set(NewArrayBuffer(isolate, r.body));
-      return ret.Set(V8Str(isolate, r.body));
+      if (d->response_type == ResponseType::kBinary) return NewArrayBuffer(isolate, r.body);
+      return V8Str(isolate, r.body);
     case kHeaders:
-      return ret.Set(HeadersObject(isolate, context, r.headers));
+      return HeadersObject(isolate, context, r.headers);
     case kUrl:
-      return ret.Set(V8Str(isolate, r.url.empty() ? d->request_url : r.url));
+      return V8Str(isolate, r.url.empty() ? d->request_url : r.url);
     case kProto:
-      return ret.Set(V8Str(isolate, r.proto));
+      return V8Str(isolate, r.proto);
     case kRemoteIp:
-      return ret.Set(V8Str(isolate, r.remote_ip));
+      return V8Str(isolate, r.remote_ip);
     case kRemotePort:
-      return ret.Set(r.remote_port);
+      return v8::Integer::New(isolate, r.remote_port);
     case kTimings: {
       v8::Local<v8::Object> t = v8::Object::New(isolate);
       auto put = [&](const char* name, double value) {
@@ -445,14 +498,14 @@ void ResponseGetter(v8::Local<v8::Name>, const v8::PropertyCallbackInfo<v8::Valu
       put("waiting", r.timings.waiting);
       put("receiving", r.timings.receiving);
       put("duration", r.timings.duration);
-      return ret.Set(t);
+      return t;
     }
     case kError:
-      return ret.Set(V8Str(isolate, r.error));
+      return V8Str(isolate, r.error);
     case kErrorCode:
-      return ret.Set(r.error_code);
+      return v8::Integer::New(isolate, r.error_code);
     case kTlsVersion:
-      return ret.Set(V8Str(isolate, r.tls_version));
+      return V8Str(isolate, r.tls_version);
     case kRequest: {
       v8::Local<v8::Object> req = v8::Object::New(isolate);
       req->Set(context, V8Name(isolate, "method"), V8Str(isolate, d->method)).Check();
@@ -471,11 +524,12 @@ void ResponseGetter(v8::Local<v8::Name>, const v8::PropertyCallbackInfo<v8::Valu
       }
       req->Set(context, V8Name(isolate, "headers"), headers).Check();
       req->Set(context, V8Name(isolate, "cookies"), v8::Object::New(isolate)).Check();
-      return ret.Set(req);
+      return req;
     }
     case kCookies:
-      return ret.Set(v8::Object::New(isolate));
+      return v8::Object::New(isolate);
   }
+  return v8::Undefined(isolate);
 }
 
 // Applies a gjson-like path ("a.b.0.c", "items.#") to a parsed JSON value.
@@ -507,7 +561,6 @@ v8::Local<v8::Value> SelectPath(v8::Isolate* isolate, v8::Local<v8::Context> con
 void ResponseJson(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
-  VuImpl* vu = VuImpl::From(isolate);
   v8::Local<v8::Object> self = args.This();
   ResponseData* d = DataOf(self);
   if (d == nullptr) return ThrowTypeError(isolate, "json() needs a response");
@@ -515,12 +568,10 @@ void ResponseJson(const v8::FunctionCallbackInfo<v8::Value>& args) {
     return ThrowError(isolate, "the body is null so we can't transform it to JSON - this likely "
                                "was because of a request error getting the response");
   }
-  v8::Local<v8::Private> key = vu->json_cache_key.Get(isolate);
-  v8::Local<v8::Value> parsed;
-  if (!self->GetPrivate(context, key).ToLocal(&parsed)) return;
-  if (parsed->IsUndefined()) {
+  v8::Local<v8::Value> parsed = Cached(self, kJsonSlot);
+  if (parsed.IsEmpty()) {
     if (!v8::JSON::Parse(context, V8Str(isolate, d->response.body)).ToLocal(&parsed)) return;
-    self->SetPrivate(context, key, parsed).Check();
+    self->SetInternalField(kJsonSlot, parsed);
   }
   if (args.Length() > 0 && args[0]->IsString()) {
     std::string path = ToStdString(isolate, args[0]);
@@ -542,7 +593,7 @@ v8::Local<v8::ObjectTemplate> ResponseTemplate(VuImpl* vu) {
     proto->Set(V8Name(isolate, "json"), NewMethodTemplate(isolate, &ResponseJson));
     proto->Set(V8Name(isolate, "html"), NewMethodTemplate(isolate, &ResponseHtml));
     v8::Local<v8::ObjectTemplate> t = ctor->InstanceTemplate();
-    t->SetInternalFieldCount(1);
+    t->SetInternalFieldCount(kSlotCount);
     static const std::pair<const char*, ResponseField> kFields[] = {
         {"status", kStatus},         {"status_text", kStatusText},
         {"body", kBody},             {"headers", kHeaders},
@@ -553,10 +604,10 @@ v8::Local<v8::ObjectTemplate> ResponseTemplate(VuImpl* vu) {
         {"request", kRequest},       {"cookies", kCookies},
     };
     for (const auto& [name, field] : kFields) {
-      t->SetLazyDataProperty(V8Name(isolate, name), &ResponseGetter, v8::Int32::New(isolate, field));
+      t->SetNativeDataProperty(V8Name(isolate, name), &ResponseGetter, &ResponseSetter,
+                               v8::Int32::New(isolate, field));
     }
     vu->response_template.Reset(isolate, t);
-    vu->json_cache_key.Reset(isolate, v8::Private::New(isolate, V8Name(isolate, "volley.json")));
   }
   return vu->response_template.Get(isolate);
 }
@@ -576,7 +627,7 @@ v8::Local<v8::Object> MakeResponse(VuImpl* vu, v8::Local<v8::Context> context, R
   d->vu = vu;
   d->external_bytes = static_cast<std::int64_t>(sizeof(ResponseData) + d->response.body.size() +
                                                 d->request_body.size());
-  object->SetAlignedPointerInInternalField(0, d);
+  object->SetAlignedPointerInInternalField(kDataSlot, d);
   d->handle.Reset(isolate, object);
   d->handle.SetWeak(d, &OnResponseCollected, v8::WeakCallbackType::kParameter);
   d->next = vu->responses_;

@@ -306,10 +306,36 @@ TEST_F(HttpTest, ResponsesSurviveGarbageCollection) {
   )");
 }
 
-// Not a pass/fail benchmark: reports the loop thread's CPU time per http.get + check, the hot
-// path of most scripts (the server runs on other threads).
+// Not a pass/fail benchmark: the loop thread's CPU time per http.get + check (the hot path of
+// most scripts) with VOLLEY_BENCH_VUS VUs on one loop, against the same requests made by bare
+// HttpClients on as many fibers. The server runs on other threads and is not counted.
 TEST_F(HttpTest, CpuPerRequestOfGetAndCheck) {
-  auto vu = MustCreate(R"(
+  const char* n_env = getenv("VOLLEY_BENCH_N");
+  const char* vus_env = getenv("VOLLEY_BENCH_VUS");
+  const int per_vu = n_env != nullptr ? atoi(n_env) : 200;
+  const int n_vus = vus_env != nullptr ? atoi(vus_env) : 10;
+  auto thread_cpu_s = [] {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+  };
+  loop::FiberOptions options;
+  options.unwind_on_destroy = false;
+
+  // Bare HttpClient fibers.
+  double start = thread_cpu_s();
+  for (int v = 0; v < n_vus; ++v) {
+    loop_.Spawn([&] {
+      loop::HttpClient client(&loop_, {});
+      loop::HttpRequest request;
+      request.url = server_.Url("/hello");
+      for (int i = 0; i < per_vu; ++i) (void)client.Do(request);
+    });
+  }
+  loop_.Run(true);
+  double bare_us = (thread_cpu_s() - start) / (per_vu * n_vus) * 1e6;
+
+  SetScript(R"(
     import http from 'k6/http';
     import { check } from 'k6';
     export default function () {
@@ -317,34 +343,35 @@ TEST_F(HttpTest, CpuPerRequestOfGetAndCheck) {
       check(r, { 'status is 200': (r) => r.status === 200 });
     }
   )");
-  ASSERT_NE(vu, nullptr);
-  constexpr int kIterations = 3000;
-  auto thread_cpu_s = [] {
-    timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-  };
-  double cpu_s = 0;
+  std::vector<std::unique_ptr<Vu>> vus;
+  for (int v = 0; v < n_vus; ++v) {
+    auto vu = Create(v + 1);
+    ASSERT_TRUE(vu.ok()) << vu.status();
+    vus.push_back(std::move(*vu));
+  }
   int failures = 0;
-  OnFiber([&] {
-    IterationInfo info;
-    ScriptError error;
-    (void)vu->RunIteration(info, &error);  // warm-up: connection, caches
-    double start = thread_cpu_s();
-    for (int i = 0; i < kIterations; ++i) {
-      info.iteration_in_scenario = i;
-      auto r = vu->RunIteration(info, &error);
-      if (!r.ok() || !*r) ++failures;
-    }
-    cpu_s = thread_cpu_s() - start;
-  });
+  start = thread_cpu_s();
+  for (auto& vu : vus) {
+    loop_.Spawn(
+        [&, v = vu.get()] {
+          IterationInfo info;
+          ScriptError error;
+          for (int i = 0; i < per_vu; ++i) {
+            info.iteration_in_scenario = i;
+            auto r = v->RunIteration(info, &error);
+            if (!r.ok() || !*r) ++failures;
+          }
+        },
+        options);
+  }
+  loop_.Run(true);
+  double us = (thread_cpu_s() - start) / (per_vu * n_vus) * 1e6;
   EXPECT_EQ(failures, 0);
   TakeBatch();
-  EXPECT_EQ(Nonzero("checks"), kIterations + 1u);
-  double us = cpu_s / kIterations * 1e6;
-  std::printf("[ bench    ] http.get + check: %.1f us CPU per request on the loop thread "
-              "(%.0f requests per CPU-second)\n",
-              us, 1e6 / us);
+  EXPECT_EQ(Nonzero("checks"), static_cast<std::uint64_t>(per_vu * n_vus));
+  std::printf("[ bench    ] %d VUs, http.get + check: %.1f us CPU per request on the loop thread "
+              "(%.0f per CPU-second); bare HttpClient: %.1f us (%.0f per CPU-second)\n",
+              n_vus, us, 1e6 / us, bare_us, 1e6 / bare_us);
   EXPECT_LT(us, 1000);
 }
 

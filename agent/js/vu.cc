@@ -224,7 +224,6 @@ VuImpl::~VuImpl() {
   namespace_.Reset();
   setup_data_.Reset();
   response_template.Reset();
-  json_cache_key.Reset();
   hasher_template.Reset();
   statuses_key.Reset();
   test_options.Reset();

@@ -129,7 +129,6 @@ class VuImpl final : public Vu {
 
   // Per-isolate templates and values the modules cache (created on first use).
   v8::Global<v8::ObjectTemplate> response_template;
-  v8::Global<v8::Private> json_cache_key;
   v8::Global<v8::ObjectTemplate> hasher_template;
   v8::Global<v8::Private> statuses_key;
   v8::Global<v8::Object> test_options;

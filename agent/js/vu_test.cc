@@ -585,3 +585,43 @@ TEST(ResolvePath, Table) {
 
 }  // namespace
 }  // namespace volley::js
+
+namespace volley::js {
+namespace {
+
+double ThreadCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+// Not a pass/fail benchmark: the CPU cost of an empty iteration and of a check().
+TEST_F(VuTest, IterationCostReport) {
+  struct Case {
+    const char* name;
+    const char* script;
+  } cases[] = {
+      {"empty iteration", "export default function () {}"},
+      {"check", "import { check } from 'k6'; "
+                "export default function () { check(1, { 'is one': (v) => v === 1 }); }"},
+      {"group", "import { group } from 'k6'; export default function () { group('g', () => 1); }"},
+  };
+  for (const Case& c : cases) {
+    auto vu = MustCreate(c.script);
+    ASSERT_NE(vu, nullptr);
+    const int n = 20000;
+    double cpu_s = 0;
+    OnFiber([&] {
+      IterationInfo info;
+      ScriptError error;
+      (void)vu->RunIteration(info, &error);
+      double start = ThreadCpuSeconds();
+      for (int i = 0; i < n; ++i) (void)vu->RunIteration(info, &error);
+      cpu_s = ThreadCpuSeconds() - start;
+    });
+    std::printf("[ bench    ] %s: %.2f us CPU per iteration\n", c.name, cpu_s / n * 1e6);
+  }
+}
+
+}  // namespace
+}  // namespace volley::js
