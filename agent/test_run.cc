@@ -131,6 +131,14 @@ std::unique_ptr<TestRun> TestRun::Create(const volley::v1::Prepare& prepare,
     *error = {kExitInvalidConfig, std::string(parsed.status().message())};
     return nullptr;
   }
+  // The controller sends the consolidated options: scenarios already derived, shortcuts kept
+  // beside them for exec.test.options. Only a hand-made Prepare lacks scenarios.
+  if (parsed->scenarios) {
+    parsed->vus.reset();
+    parsed->duration.reset();
+    parsed->iterations.reset();
+    parsed->stages.reset();
+  }
   auto derived = DeriveScenarios(*parsed);
   if (!derived.ok()) {
     *error = {kExitInvalidConfig, std::string(derived.status().message())};

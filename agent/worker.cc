@@ -11,7 +11,12 @@ Worker::~Worker() {
 }
 
 void Worker::PostFiber(std::function<void()> fn) {
-  loop_.Post([this, fn = std::move(fn)]() mutable { loop_.Spawn(std::move(fn)); });
+  // VU fibers may hold V8 frames, which must never be unwound by an exception.
+  loop_.Post([this, fn = std::move(fn)]() mutable {
+    loop::FiberOptions options;
+    options.unwind_on_destroy = false;
+    loop_.Spawn(std::move(fn), options);
+  });
 }
 
 }  // namespace volley::agent

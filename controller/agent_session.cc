@@ -37,7 +37,9 @@ AgentSession::~AgentSession() {
 }
 
 bool AgentSession::Open(const volley::v1::Prepare& prepare, absl::Duration connect_timeout) {
-  if (!channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + connect_timeout))) {
+  // In-process channels (the embedded agent) have no connectivity state to wait for.
+  if (connect_timeout > absl::ZeroDuration() &&
+      !channel_->WaitForConnected(absl::ToChronoTime(absl::Now() + connect_timeout))) {
     AgentEvent event;
     event.agent = index_;
     event.status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "cannot connect");

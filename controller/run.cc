@@ -230,7 +230,7 @@ bool Controller::PrepareAgents(const volley::v1::Prepare& base) {
     prepare.set_segment_sequence(sequence.ToString());
     prepare.set_agent_index(static_cast<std::uint32_t>(i));
     prepare.set_agent_count(static_cast<std::uint32_t>(n));
-    if (!agents_[i].session->Open(prepare, absl::Seconds(5))) {
+    if (!agents_[i].session->Open(prepare, embedded_ ? absl::ZeroDuration() : absl::Seconds(5))) {
       log->debug("agent open failed agent={}", agent_names_[i]);
     }
   }

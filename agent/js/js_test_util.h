@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <memory>
@@ -19,7 +20,11 @@ namespace volley::js::testing {
 
 class VuFixture : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { InitV8(); }
+  // VOLLEY_V8_FLAGS (e.g. "--jitless") lets a benchmark run compare V8 modes.
+  static void SetUpTestSuite() {
+    const char* flags = std::getenv("VOLLEY_V8_FLAGS");
+    InitV8(flags != nullptr ? flags : "");
+  }
 
   void SetUp() override {
     test_.registry = &registry_;

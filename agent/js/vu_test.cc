@@ -621,6 +621,23 @@ TEST_F(VuTest, IterationCostReport) {
     });
     std::printf("[ bench    ] %s: %.2f us CPU per iteration\n", c.name, cpu_s / n * 1e6);
   }
+
+  // Isolate creation with many VUs alive (V8's JIT makes this grow with the count).
+  SetScript("import http from 'k6/http'; import { check } from 'k6'; export default function () {}");
+  std::vector<std::unique_ptr<Vu>> vus;
+  const char* n_env = std::getenv("VOLLEY_BENCH_CREATE");
+  const int n = n_env != nullptr ? std::atoi(n_env) : 50;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    auto vu = Create(i + 1);
+    ASSERT_TRUE(vu.ok());
+    vus.push_back(std::move(*vu));
+    if (i + 1 == n / 2 || i + 1 == n) {
+      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                            start).count();
+      std::printf("[ bench    ] %d VUs created: %.2f ms per VU on average\n", i + 1, ms / (i + 1));
+    }
+  }
 }
 
 }  // namespace
