@@ -28,7 +28,7 @@ std::once_flag g_init_once;
 
 bool IsBuiltinModule(const std::string& name) {
   return name == "k6" || name == "k6/http" || name == "k6/metrics" || name == "k6/encoding" ||
-         name == "k6/crypto" || name == "k6/execution";
+         name == "k6/crypto" || name == "k6/execution" || name == "k6/data";
 }
 
 std::uint32_t SystemTagBits(const std::vector<std::string>& names) {
@@ -339,6 +339,8 @@ absl::StatusOr<v8::Local<v8::Module>> VuImpl::LoadBuiltin(const std::string& nam
     exports = BuildEncodingModule(isolate_, context);
   } else if (name == "k6/crypto") {
     exports = BuildCryptoModule(isolate_, context);
+  } else if (name == "k6/data") {
+    exports = BuildDataModule(isolate_, context);
   } else {
     exports = BuildExecutionModule(isolate_, context);
   }

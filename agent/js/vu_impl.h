@@ -31,6 +31,7 @@ v8::Local<v8::Object> BuildHttpModule(v8::Isolate* isolate, v8::Local<v8::Contex
 v8::Local<v8::Object> BuildEncodingModule(v8::Isolate* isolate, v8::Local<v8::Context> context);
 v8::Local<v8::Object> BuildCryptoModule(v8::Isolate* isolate, v8::Local<v8::Context> context);
 v8::Local<v8::Object> BuildExecutionModule(v8::Isolate* isolate, v8::Local<v8::Context> context);
+v8::Local<v8::Object> BuildDataModule(v8::Isolate* isolate, v8::Local<v8::Context> context);
 // console and open(), on the global object.
 void InstallConsole(v8::Isolate* isolate, v8::Local<v8::Context> context);
 

@@ -564,6 +564,42 @@ TEST_F(VuTest, K6ExampleBase64PassesAllChecks) {
   EXPECT_EQ(disk.files().count("/work/shared/k6-examples/base64.js"), 1u);
 }
 
+TEST_F(VuTest, SharedArrayIsAFrozenCopy) {
+  auto vu = MustCreate(R"(
+    import { SharedArray } from 'k6/data';
+    const users = new SharedArray('users', () => [{ name: 'a' }, { name: 'b' }]);
+    export function setup() {
+      let threw = false;
+      try { users[0].name = 'x'; } catch (e) { threw = true; }
+      return [users.length, users[1].name, users[0].name, threw];
+    }
+    export default function () {}
+  )");
+  ASSERT_NE(vu, nullptr);
+  EXPECT_EQ(*Setup(vu.get()), R"([2,"b","a",true])");
+}
+
+// Every k6 example loads (init context, options) and the ones without HTTP run an iteration.
+TEST_F(VuTest, K6ExamplesLoad) {
+  const std::string dir = "/work/shared/k6-examples/";
+  for (const char* name : {"base64.js", "crypto.js", "custom_metrics.js", "html_form_post.js",
+                           "http_batch.js", "http_get.js", "http_verbs.js", "json.js",
+                           "logging.js", "stages.js", "tagging.js", "thresholds.js"}) {
+    SCOPED_TRACE(name);
+    RecordingDiskSource disk;
+    test_.files = &disk;
+    test_.entry = dir + name;
+    auto vu = Create();
+    ASSERT_TRUE(vu.ok()) << vu.status();
+    EXPECT_TRUE((*vu)->OptionsJson().ok());
+    std::string file = name;
+    if (file == "crypto.js" || file == "logging.js" || file == "base64.js") {
+      ScriptError error;
+      EXPECT_TRUE(*Iterate(vu->get(), {}, &error)) << error.ToString();
+    }
+  }
+}
+
 TEST(ResolvePath, Table) {
   struct Case {
     const char* spec;
