@@ -127,13 +127,16 @@ def kill_group(proc):
         pass
 
 
-def start(args, cwd, env=None):
-    """Starts a process in its own process group (so a hung run can be killed whole)."""
+def start(args, cwd, env=None, output=None):
+    """Starts a process in its own process group (so a hung run can be killed whole). Its
+    stdout and stderr are pipes, or both go to the open file `output` (for a long-lived
+    process whose pipes nobody reads while it runs)."""
     full_env = dict(os.environ)
     full_env.update(env or {})
-    return subprocess.Popen(args, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            errors="replace", start_new_session=True)
+    streams = ({"stdout": output, "stderr": subprocess.STDOUT} if output else
+               {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE})
+    return subprocess.Popen(args, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL, text=True,
+                            errors="replace", start_new_session=True, **streams)
 
 
 def finish(proc, args, timeout_s, started):

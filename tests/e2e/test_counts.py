@@ -87,15 +87,17 @@ class Counts(harness.VolleyTestCase):
         token = self.write("token", harness.run_id() + "\n")
         os.chmod(token, 0o600)
         agents = []
-        for _ in range(2):
+        for i in range(2):
             port = harness.free_port()
             args = [harness.agent_bin(), "--listen", f"127.0.0.1:{port}", "--token-file", token,
                     *AGENT_FLAGS]
-            proc = harness.start(args, self.workdir)
-            self.addCleanup(self.stop_agent, proc, args)
-            agents.append((port, proc, args))
-        for port, proc, args in agents:
-            self.wait_listening(port, proc, args)
+            log = os.path.join(self.workdir, f"agent{i}.log")
+            with open(log, "w") as out:
+                proc = harness.start(args, self.workdir, output=out)
+            self.addCleanup(self.stop_agent, proc)
+            agents.append((port, proc, log))
+        for port, proc, log in agents:
+            self.wait_listening(port, proc, log)
 
         flags = ["--token-file", token]
         for port, _, _ in agents:
@@ -105,13 +107,22 @@ class Counts(harness.VolleyTestCase):
         self.assert_log_counts(self.srv["VOLLEY_HTTPBIN_ACCESS_LOG"], rid, res,
                                vus_numbered_in_test=False)
 
-    def wait_listening(self, port, proc, args, timeout_s=20):
-        started = time.monotonic()
-        deadline = started + timeout_s
+        # Each agent ran a share: its lifecycle log names the execution segment it was given.
+        for i, (port, proc, log) in enumerate(agents):
+            self.stop_agent(proc)
+            with open(log, errors="replace") as f:
+                out = f.read()
+            self.assertRegex(out, r"(?i)segment",
+                             f"agent {i} (127.0.0.1:{port}) shows no sign of having run a share; "
+                             f"its output:\n{out[-3000:]}" + res.describe())
+
+    def wait_listening(self, port, proc, log, timeout_s=20):
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                res = harness.finish(proc, args, 5, started)
-                self.fail("volley-agent exited before listening" + res.describe())
+                with open(log, errors="replace") as f:
+                    self.fail(f"volley-agent exited ({proc.returncode}) before listening on "
+                              f"127.0.0.1:{port}; its output:\n{f.read()[-3000:]}")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 return
@@ -120,14 +131,15 @@ class Counts(harness.VolleyTestCase):
         self.fail(f"volley-agent did not listen on 127.0.0.1:{port} within {timeout_s} s")
 
     @staticmethod
-    def stop_agent(proc, args):
+    def stop_agent(proc):
+        """SIGTERM, then SIGKILL to its group after 10 s."""
         if proc.poll() is None:
             proc.terminate()
         try:
-            proc.communicate(timeout=10)
+            proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             harness.kill_group(proc)
-            proc.communicate()
+            proc.wait()
 
 
 if __name__ == "__main__":
