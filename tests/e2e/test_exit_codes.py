@@ -7,8 +7,6 @@
   105  SIGINT mid-run; the summary is still printed and exported
 """
 
-import os
-import re
 import signal
 import time
 
