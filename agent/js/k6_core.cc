@@ -33,9 +33,10 @@ void Check(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Local<v8::Array> names;
   // Own enumerable string keys, as strings: the variant V8 answers from the map's enum cache.
   if (!checks
-           ->GetPropertyNames(context, v8::KeyCollectionMode::kOwnOnly, static_cast<v8::PropertyFilter>(v8::ONLY_ENUMERABLE | v8::SKIP_SYMBOLS),
-                              v8::IndexFilter::kIncludeIndices,
-                              v8::KeyConversionMode::kConvertToString)
+           ->GetPropertyNames(
+               context, v8::KeyCollectionMode::kOwnOnly,
+               static_cast<v8::PropertyFilter>(v8::ONLY_ENUMERABLE | v8::SKIP_SYMBOLS),
+               v8::IndexFilter::kIncludeIndices, v8::KeyConversionMode::kConvertToString)
            .ToLocal(&names)) {
     return;
   }
@@ -51,7 +52,8 @@ void Check(const v8::FunctionCallbackInfo<v8::Value>& args) {
     if (check->IsFunction()) {
       v8::TryCatch try_catch(isolate);
       v8::Local<v8::Value> result;
-      if (check.As<v8::Function>()->Call(context, v8::Undefined(isolate), 1, &subject)
+      if (check.As<v8::Function>()
+              ->Call(context, v8::Undefined(isolate), 1, &subject)
               .ToLocal(&result)) {
         passed = result->BooleanValue(isolate);
       } else {
@@ -136,16 +138,15 @@ void Group(const v8::FunctionCallbackInfo<v8::Value>& args) {
 void Sleep(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   VuImpl* vu = VuImpl::From(isolate);
-  double seconds = args.Length() > 0 ? args[0]->NumberValue(isolate->GetCurrentContext())
-                                           .FromMaybe(0)
-                                     : 0;
+  double seconds =
+      args.Length() > 0 ? args[0]->NumberValue(isolate->GetCurrentContext()).FromMaybe(0) : 0;
   if (vu->interrupted()) return;
   if (!(seconds > 0)) {
     vu->loop()->Yield();
     return;
   }
-  vu->loop()->Sleep(std::chrono::duration_cast<loop::Clock::duration>(
-      std::chrono::duration<double>(seconds)));
+  vu->loop()->Sleep(
+      std::chrono::duration_cast<loop::Clock::duration>(std::chrono::duration<double>(seconds)));
 }
 
 void Fail(const v8::FunctionCallbackInfo<v8::Value>& args) {
@@ -195,8 +196,9 @@ void Open(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   VuImpl* vu = VuImpl::From(isolate);
   if (!vu->in_init()) {
-    ThrowError(isolate, "The \"open()\" function is only available in the init stage "
-                        "(i.e. the global scope)");
+    ThrowError(isolate,
+               "The \"open()\" function is only available in the init stage "
+               "(i.e. the global scope)");
     return;
   }
   if (args.Length() < 1 || !args[0]->IsString()) {

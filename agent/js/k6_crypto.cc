@@ -23,11 +23,16 @@ const EVP_MD* DigestByName(const std::string& name) {
   static std::mutex mu;
   static std::map<std::string, const EVP_MD*> cache;
   static const std::map<std::string, std::string> kOpenSslName = {
-      {"md4", "MD4"},       {"md5", "MD5"},
-      {"sha1", "SHA1"},     {"sha256", "SHA256"},
-      {"sha384", "SHA384"}, {"sha512", "SHA512"},
-      {"sha512_224", "SHA512-224"}, {"sha512_256", "SHA512-256"},
-      {"ripemd160", "RIPEMD160"}, {"sha224", "SHA224"},
+      {"md4", "MD4"},
+      {"md5", "MD5"},
+      {"sha1", "SHA1"},
+      {"sha256", "SHA256"},
+      {"sha384", "SHA384"},
+      {"sha512", "SHA512"},
+      {"sha512_224", "SHA512-224"},
+      {"sha512_256", "SHA512-256"},
+      {"ripemd160", "RIPEMD160"},
+      {"sha224", "SHA224"},
   };
   auto name_it = kOpenSslName.find(name);
   if (name_it == kOpenSslName.end()) return nullptr;
@@ -95,7 +100,8 @@ void OneShot(const v8::FunctionCallbackInfo<v8::Value>& args) {
     ThrowError(isolate, "digest failed");
     return;
   }
-  v8::Local<v8::Value> out = EncodeOutput(isolate, digest, args.Length() > 1 ? args[1] : v8::Local<v8::Value>());
+  v8::Local<v8::Value> out =
+      EncodeOutput(isolate, digest, args.Length() > 1 ? args[1] : v8::Local<v8::Value>());
   if (!out.IsEmpty()) args.GetReturnValue().Set(out);
 }
 
@@ -118,7 +124,8 @@ void Hmac(const v8::FunctionCallbackInfo<v8::Value>& args) {
     ThrowError(isolate, "hmac failed");
     return;
   }
-  v8::Local<v8::Value> out = EncodeOutput(isolate, digest, args.Length() > 3 ? args[3] : v8::Local<v8::Value>());
+  v8::Local<v8::Value> out =
+      EncodeOutput(isolate, digest, args.Length() > 3 ? args[3] : v8::Local<v8::Value>());
   if (!out.IsEmpty()) args.GetReturnValue().Set(out);
 }
 
@@ -189,8 +196,10 @@ void HasherDigest(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Local<v8::Value> key_value = self->GetInternalField(kKey);
   bool keyed = BytesOf(isolate, key_value, &key);
   std::string digest;
-  if (!Digest(md, keyed ? &key : nullptr, data, &digest)) return ThrowError(isolate, "digest failed");
-  v8::Local<v8::Value> out = EncodeOutput(isolate, digest, args.Length() > 0 ? args[0] : v8::Local<v8::Value>());
+  if (!Digest(md, keyed ? &key : nullptr, data, &digest))
+    return ThrowError(isolate, "digest failed");
+  v8::Local<v8::Value> out =
+      EncodeOutput(isolate, digest, args.Length() > 0 ? args[0] : v8::Local<v8::Value>());
   if (!out.IsEmpty()) args.GetReturnValue().Set(out);
 }
 
@@ -208,8 +217,8 @@ v8::Local<v8::ObjectTemplate> HasherTemplate(v8::Isolate* isolate) {
 
 void RandomBytes(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
-  double n = args.Length() > 0 ? args[0]->NumberValue(isolate->GetCurrentContext()).FromMaybe(-1)
-                               : -1;
+  double n =
+      args.Length() > 0 ? args[0]->NumberValue(isolate->GetCurrentContext()).FromMaybe(-1) : -1;
   if (!(n >= 0) || n > (1 << 30)) return ThrowError(isolate, "invalid size for randomBytes()");
   std::string bytes(static_cast<std::size_t>(n), '\0');
   if (!bytes.empty() &&

@@ -12,7 +12,8 @@ namespace {
 void ConstructSharedArray(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
-  if (!args.IsConstructCall()) return ThrowTypeError(isolate, "SharedArray must be called with new");
+  if (!args.IsConstructCall())
+    return ThrowTypeError(isolate, "SharedArray must be called with new");
   if (!VuImpl::From(isolate)->in_init()) {
     return ThrowError(isolate, "new SharedArray must be called in the init context");
   }
@@ -21,10 +22,14 @@ void ConstructSharedArray(const v8::FunctionCallbackInfo<v8::Value>& args) {
   }
   if (!args[1]->IsFunction()) return ThrowTypeError(isolate, "SharedArray needs a function");
   v8::Local<v8::Value> data;
-  if (!args[1].As<v8::Function>()->Call(context, v8::Undefined(isolate), 0, nullptr).ToLocal(&data)) {
+  if (!args[1]
+           .As<v8::Function>()
+           ->Call(context, v8::Undefined(isolate), 0, nullptr)
+           .ToLocal(&data)) {
     return;
   }
-  if (!data->IsArray()) return ThrowTypeError(isolate, "the SharedArray function must return an array");
+  if (!data->IsArray())
+    return ThrowTypeError(isolate, "the SharedArray function must return an array");
   // Deep-freeze through a JSON round trip: what k6 hands out is a read-only copy of the data.
   v8::Local<v8::String> json;
   v8::Local<v8::Value> copy;

@@ -1,10 +1,9 @@
 // The `k6/encoding` module: b64encode / b64decode in the four alphabets k6 knows
 // ("std", "rawstd", "url", "rawurl").
-#include "agent/js/encoding.h"
-
 #include <array>
 
 #include "absl/strings/str_cat.h"
+#include "agent/js/encoding.h"
 #include "agent/js/v8_util.h"
 #include "agent/js/vu_impl.h"
 
@@ -33,9 +32,9 @@ bool ParseBase64Variant(std::string_view name, Base64Variant* out) {
 }
 
 std::string Base64Encode(std::string_view in, Base64Variant variant) {
-  const char* alphabet =
-      (variant == Base64Variant::kUrl || variant == Base64Variant::kRawUrl) ? kUrlAlphabet
-                                                                            : kStdAlphabet;
+  const char* alphabet = (variant == Base64Variant::kUrl || variant == Base64Variant::kRawUrl)
+                             ? kUrlAlphabet
+                             : kStdAlphabet;
   bool pad = variant == Base64Variant::kStd || variant == Base64Variant::kUrl;
   std::string out;
   out.reserve((in.size() + 2) / 3 * 4);

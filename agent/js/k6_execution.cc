@@ -149,16 +149,15 @@ v8::Local<v8::Object> NewTagObject(v8::Isolate* isolate, v8::Local<v8::Context> 
                                    bool metadata) {
   v8::Local<v8::ObjectTemplate> t = v8::ObjectTemplate::New(isolate);
   t->SetHandler(v8::NamedPropertyHandlerConfiguration(
-      &TagGet, &TagSet, &TagQuery, &TagDelete, &TagEnumerate,
-      v8::Boolean::New(isolate, metadata), v8::PropertyHandlerFlags::kOnlyInterceptStrings));
+      &TagGet, &TagSet, &TagQuery, &TagDelete, &TagEnumerate, v8::Boolean::New(isolate, metadata),
+      v8::PropertyHandlerFlags::kOnlyInterceptStrings));
   return t->NewInstance(context).ToLocalChecked();
 }
 
 void Abort(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
-  std::string reason = args.Length() > 0 && !args[0]->IsUndefined()
-                           ? ToStdString(isolate, args[0])
-                           : "test aborted";
+  std::string reason =
+      args.Length() > 0 && !args[0]->IsUndefined() ? ToStdString(isolate, args[0]) : "test aborted";
   VuImpl::From(isolate)->Abort(reason);
 }
 

@@ -135,23 +135,26 @@ bool ReadStatusRanges(VuImpl* vu, v8::Local<v8::Context> context, v8::Local<v8::
   v8::Isolate* isolate = vu->isolate();
   if (!value->IsObject() || vu->statuses_key.IsEmpty()) return false;
   v8::Local<v8::Value> ranges;
-  if (!value.As<v8::Object>()->GetPrivate(context, vu->statuses_key.Get(isolate)).ToLocal(&ranges) ||
+  if (!value.As<v8::Object>()
+           ->GetPrivate(context, vu->statuses_key.Get(isolate))
+           .ToLocal(&ranges) ||
       !ranges->IsArray()) {
     return false;
   }
   v8::Local<v8::Array> array = ranges.As<v8::Array>();
   out->clear();
   for (uint32_t i = 0; i + 1 < array->Length(); i += 2) {
-    out->emplace_back(array->Get(context, i).ToLocalChecked()->Int32Value(context).FromMaybe(0),
-                      array->Get(context, i + 1).ToLocalChecked()->Int32Value(context).FromMaybe(0));
+    out->emplace_back(
+        array->Get(context, i).ToLocalChecked()->Int32Value(context).FromMaybe(0),
+        array->Get(context, i + 1).ToLocalChecked()->Int32Value(context).FromMaybe(0));
   }
   return true;
 }
 
 // Fills `spec` from the script's arguments; throws and returns false on bad input.
 bool ParseRequest(VuImpl* vu, v8::Local<v8::Context> context, std::string method,
-                  v8::Local<v8::Value> url, v8::Local<v8::Value> body,
-                  v8::Local<v8::Value> params, RequestSpec* spec) {
+                  v8::Local<v8::Value> url, v8::Local<v8::Value> body, v8::Local<v8::Value> params,
+                  RequestSpec* spec) {
   v8::Isolate* isolate = vu->isolate();
   loop::HttpRequest& request = spec->request;
   request.method = absl::AsciiStrToUpper(method);
@@ -272,10 +275,10 @@ void EmitHop(VuImpl* vu, const RequestSpec& spec, const loop::HttpResponse& r,
              const std::string& url) {
   bool expected = spec.has_callback && IsExpected(spec, r);
   const std::string& name = spec.name_tag.empty() ? url : spec.name_tag;
-  std::string key = absl::StrCat("http\x1f", vu->group_path(), "\x1f", spec.request.method, "\x1f",
-                                 url, "\x1f", name, "\x1f", r.status, "\x1f", r.proto, "\x1f",
-                                 r.error_code, "\x1f", r.tls_version, "\x1f",
-                                 spec.has_callback ? (expected ? "1" : "0") : "-");
+  std::string key =
+      absl::StrCat("http\x1f", vu->group_path(), "\x1f", spec.request.method, "\x1f", url, "\x1f",
+                   name, "\x1f", r.status, "\x1f", r.proto, "\x1f", r.error_code, "\x1f",
+                   r.tls_version, "\x1f", spec.has_callback ? (expected ? "1" : "0") : "-");
   if (r.error_code != 0) absl::StrAppend(&key, "\x1f", r.error);
   for (const auto& [k, v] : spec.user_tags) absl::StrAppend(&key, "\x1e", k, "\x1f", v);
   metrics::TagSetId* cached = vu->CachedTags(key);
@@ -349,8 +352,15 @@ enum ResponseField {
 
 // Internal fields of a response object: the C++ data, then caches of the values built on first
 // read (native data properties run their getter on every read; the caches make that cheap).
-enum ResponseSlot { kDataSlot, kBodySlot, kHeadersSlot, kTimingsSlot, kRequestSlot, kJsonSlot,
-                    kSlotCount };
+enum ResponseSlot {
+  kDataSlot,
+  kBodySlot,
+  kHeadersSlot,
+  kTimingsSlot,
+  kRequestSlot,
+  kJsonSlot,
+  kSlotCount
+};
 
 ResponseData* DataOf(v8::Local<v8::Object> holder) {
   if (holder->InternalFieldCount() != kSlotCount) return nullptr;
@@ -366,35 +376,64 @@ v8::Local<v8::Value> Cached(v8::Local<v8::Object> holder, ResponseSlot slot) {
 
 const char* ReasonPhrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Request Entity Too Large";
-    case 418: return "I'm a teapot";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "";
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Request Entity Too Large";
+    case 418:
+      return "I'm a teapot";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "";
   }
 }
 
@@ -468,8 +507,7 @@ v8::Local<v8::Value> BuildField(v8::Isolate* isolate, v8::Local<v8::Context> con
       return v8::Integer::New(isolate, r.status);
     case kStatusText:
       return V8Str(isolate, r.status == 0 ? std::string()
-                                                  : absl::StrCat(r.status, " ",
-                                                                 ReasonPhrase(r.status)));
+                                          : absl::StrCat(r.status, " ", ReasonPhrase(r.status)));
     case kBody:
       if (d->response_type == ResponseType::kNone || (r.status == 0 && r.body.empty())) {
         return v8::Null(isolate);
@@ -565,8 +603,9 @@ void ResponseJson(const v8::FunctionCallbackInfo<v8::Value>& args) {
   ResponseData* d = DataOf(self);
   if (d == nullptr) return ThrowTypeError(isolate, "json() needs a response");
   if (d->response_type == ResponseType::kNone) {
-    return ThrowError(isolate, "the body is null so we can't transform it to JSON - this likely "
-                               "was because of a request error getting the response");
+    return ThrowError(isolate,
+                      "the body is null so we can't transform it to JSON - this likely "
+                      "was because of a request error getting the response");
   }
   v8::Local<v8::Value> parsed = Cached(self, kJsonSlot);
   if (parsed.IsEmpty()) {
@@ -595,13 +634,20 @@ v8::Local<v8::ObjectTemplate> ResponseTemplate(VuImpl* vu) {
     v8::Local<v8::ObjectTemplate> t = ctor->InstanceTemplate();
     t->SetInternalFieldCount(kSlotCount);
     static const std::pair<const char*, ResponseField> kFields[] = {
-        {"status", kStatus},         {"status_text", kStatusText},
-        {"body", kBody},             {"headers", kHeaders},
-        {"url", kUrl},               {"proto", kProto},
-        {"remote_ip", kRemoteIp},    {"remote_port", kRemotePort},
-        {"timings", kTimings},       {"error", kError},
-        {"error_code", kErrorCode},  {"tls_version", kTlsVersion},
-        {"request", kRequest},       {"cookies", kCookies},
+        {"status", kStatus},
+        {"status_text", kStatusText},
+        {"body", kBody},
+        {"headers", kHeaders},
+        {"url", kUrl},
+        {"proto", kProto},
+        {"remote_ip", kRemoteIp},
+        {"remote_port", kRemotePort},
+        {"timings", kTimings},
+        {"error", kError},
+        {"error_code", kErrorCode},
+        {"tls_version", kTlsVersion},
+        {"request", kRequest},
+        {"cookies", kCookies},
     };
     for (const auto& [name, field] : kFields) {
       t->SetNativeDataProperty(V8Name(isolate, name), &ResponseGetter, &ResponseSetter,
@@ -735,9 +781,8 @@ bool ParseBatchItem(VuImpl* vu, v8::Local<v8::Context> context, v8::Local<v8::Va
       return v;
     };
     v8::Local<v8::Value> method = get("method");
-    return ParseRequest(vu, context,
-                        method->IsUndefined() ? "GET" : ToStdString(isolate, method), get("url"),
-                        get("body"), get("params"), spec);
+    return ParseRequest(vu, context, method->IsUndefined() ? "GET" : ToStdString(isolate, method),
+                        get("url"), get("body"), get("params"), spec);
   }
   ThrowError(isolate, "invalid batch request");
   return false;
@@ -758,7 +803,8 @@ void Batch(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (is_array) {
     uint32_t n = input.As<v8::Array>()->Length();
     keys = v8::Array::New(isolate, static_cast<int>(n));
-    for (uint32_t i = 0; i < n; ++i) keys->Set(context, i, v8::Integer::NewFromUnsigned(isolate, i)).Check();
+    for (uint32_t i = 0; i < n; ++i)
+      keys->Set(context, i, v8::Integer::NewFromUnsigned(isolate, i)).Check();
   } else if (!input->GetOwnPropertyNames(context).ToLocal(&keys)) {
     return;
   }
@@ -774,8 +820,9 @@ void Batch(const v8::FunctionCallbackInfo<v8::Value>& args) {
   if (vu->interrupted()) return;
   std::vector<loop::HttpResponse> responses = vu->http()->DoBatch(requests);
   if (vu->interrupted()) return;
-  v8::Local<v8::Object> out = is_array ? v8::Array::New(isolate, static_cast<int>(specs.size())).As<v8::Object>()
-                                       : v8::Object::New(isolate);
+  v8::Local<v8::Object> out =
+      is_array ? v8::Array::New(isolate, static_cast<int>(specs.size())).As<v8::Object>()
+               : v8::Object::New(isolate);
   std::string first_error;
   for (std::size_t i = 0; i < specs.size() && i < responses.size(); ++i) {
     EmitRequestMetrics(vu, specs[i], responses[i]);

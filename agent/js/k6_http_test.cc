@@ -112,7 +112,8 @@ TEST_F(HttpTest, RequestMetricsCarryK6Tags) {
     export default function () {
       group('g', () => { http.get(__ENV.BASE + '/hello', { tags: { my_tag: 'x' } }); });
     }
-  )", info);
+  )",
+              info);
   TakeBatch();
   std::string url = server_.Url("/hello");
   EXPECT_EQ(TagsOf("http_reqs"), (std::map<std::string, std::string>{
@@ -127,9 +128,9 @@ TEST_F(HttpTest, RequestMetricsCarryK6Tags) {
                                      {"url", url},
                                  }));
   EXPECT_EQ(Sum("http_reqs"), 1);
-  for (const char* m : {"http_req_duration", "http_req_blocked", "http_req_connecting",
-                        "http_req_tls_handshaking", "http_req_sending", "http_req_waiting",
-                        "http_req_receiving", "http_req_failed"}) {
+  for (const char* m :
+       {"http_req_duration", "http_req_blocked", "http_req_connecting", "http_req_tls_handshaking",
+        "http_req_sending", "http_req_waiting", "http_req_receiving", "http_req_failed"}) {
     SCOPED_TRACE(m);
     EXPECT_EQ(Count(m, {{"my_tag", "x"}}), 1u);
   }
@@ -162,9 +163,8 @@ TEST_F(HttpTest, NotFoundIsAFailedRequestWithErrorCode) {
   )");
   EXPECT_EQ(json, R"([404,1404,""])");
   TakeBatch();
-  EXPECT_EQ(Nonzero("http_req_failed", {{"status", "404"},
-                                        {"expected_response", "false"},
-                                        {"error_code", "1404"}}),
+  EXPECT_EQ(Nonzero("http_req_failed",
+                    {{"status", "404"}, {"expected_response", "false"}, {"error_code", "1404"}}),
             1u);
 }
 
@@ -225,7 +225,8 @@ TEST_F(HttpTest, TransportErrorIsAResponseOrThrowsWithThrowOption) {
   EXPECT_EQ(Nonzero("http_req_failed", {{"status", "0"}, {"expected_response", "false"}}), 1u);
 
   test_.throw_on_error = true;
-  auto vu = MustCreate("import http from 'k6/http'; export default function () { http.get(__ENV.CLOSED); }");
+  auto vu = MustCreate(
+      "import http from 'k6/http'; export default function () { http.get(__ENV.CLOSED); }");
   ASSERT_NE(vu, nullptr);
   ScriptError error;
   EXPECT_FALSE(*Iterate(vu.get(), {}, &error));
@@ -284,8 +285,9 @@ TEST_F(HttpTest, ResponseTypes) {
 }
 
 TEST_F(HttpTest, RequestsInInitContextThrow) {
-  SetScript("import http from 'k6/http'; http.get(__ENV.BASE + '/hello');"
-            "export default function () {}");
+  SetScript(
+      "import http from 'k6/http'; http.get(__ENV.BASE + '/hello');"
+      "export default function () {}");
   auto vu = Create();
   ASSERT_FALSE(vu.ok());
   EXPECT_THAT(vu.status().message(), HasSubstr("init context"));
@@ -369,9 +371,10 @@ TEST_F(HttpTest, CpuPerRequestOfGetAndCheck) {
   EXPECT_EQ(failures, 0);
   TakeBatch();
   EXPECT_EQ(Nonzero("checks"), static_cast<std::uint64_t>(per_vu * n_vus));
-  std::printf("[ bench    ] %d VUs, http.get + check: %.1f us CPU per request on the loop thread "
-              "(%.0f per CPU-second); bare HttpClient: %.1f us (%.0f per CPU-second)\n",
-              n_vus, us, 1e6 / us, bare_us, 1e6 / bare_us);
+  std::printf(
+      "[ bench    ] %d VUs, http.get + check: %.1f us CPU per request on the loop thread "
+      "(%.0f per CPU-second); bare HttpClient: %.1f us (%.0f per CPU-second)\n",
+      n_vus, us, 1e6 / us, bare_us, 1e6 / bare_us);
   EXPECT_LT(us, 1000);
 }
 

@@ -76,9 +76,9 @@ void Add(const v8::FunctionCallbackInfo<v8::Value>& args) {
   } else {
     value = arg->NumberValue(context).FromMaybe(0);
     if (std::isnan(value)) {
-      ThrowError(isolate, absl::StrCat("'", ToStdString(isolate, arg),
-                                       "' is an invalid value for metric '", def.name,
-                                       "', a number or a boolean value is expected"));
+      ThrowError(isolate,
+                 absl::StrCat("'", ToStdString(isolate, arg), "' is an invalid value for metric '",
+                              def.name, "', a number or a boolean value is expected"));
       return;
     }
   }

@@ -1,7 +1,7 @@
 #include "agent/js/v8_util.h"
 
-#include <cstdlib>
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/ascii.h"
@@ -145,8 +145,8 @@ ScriptError ErrorFromException(v8::Isolate* isolate, v8::Local<v8::Context> cont
 
 ScriptError ErrorFromTryCatch(v8::Isolate* isolate, v8::Local<v8::Context> context,
                               const v8::TryCatch& try_catch) {
-  ScriptError error = ErrorFromException(isolate, context, try_catch.Exception(),
-                                         try_catch.Message());
+  ScriptError error =
+      ErrorFromException(isolate, context, try_catch.Exception(), try_catch.Message());
   // A syntax error has no frames: show the offending source line instead.
   v8::Local<v8::Message> message = try_catch.Message();
   if (error.stack.empty() && !message.IsEmpty() && !try_catch.Exception().IsEmpty() &&

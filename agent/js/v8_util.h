@@ -4,12 +4,12 @@
 // isolate and context.
 #pragma once
 
+#include <v8.h>
+
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <v8.h>
 
 #include "agent/js/vu.h"
 

@@ -1,13 +1,13 @@
 // The VU core: V8 start-up, file sources, isolate-per-VU on fibers, module loading, globals and
 // the Run* entry points. The k6 modules live in k6_*.cc.
+#include <libplatform/libplatform.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <sstream>
-
-#include <libplatform/libplatform.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -37,12 +37,18 @@ std::uint32_t SystemTagBits(const std::vector<std::string>& names) {
            kTagError | kTagErrorCode | kTagTlsVersion | kTagScenario | kTagExpectedResponse;
   }
   static const std::map<std::string, SystemTag> kByName = {
-      {"proto", kTagProto},         {"status", kTagStatus},
-      {"method", kTagMethod},       {"url", kTagUrl},
-      {"name", kTagName},           {"group", kTagGroup},
-      {"check", kTagCheck},         {"error", kTagError},
-      {"error_code", kTagErrorCode}, {"tls_version", kTagTlsVersion},
-      {"scenario", kTagScenario},   {"expected_response", kTagExpectedResponse},
+      {"proto", kTagProto},
+      {"status", kTagStatus},
+      {"method", kTagMethod},
+      {"url", kTagUrl},
+      {"name", kTagName},
+      {"group", kTagGroup},
+      {"check", kTagCheck},
+      {"error", kTagError},
+      {"error_code", kTagErrorCode},
+      {"tls_version", kTagTlsVersion},
+      {"scenario", kTagScenario},
+      {"expected_response", kTagExpectedResponse},
   };
   std::uint32_t bits = 0;
   for (const std::string& name : names) {
@@ -107,8 +113,8 @@ class VuImpl::FiberScope {
       isolate->SetStackLimit(limit);
       vu_->stack_limit_ = limit;
     }
-    vu_->loop_->SetHooks(fiber_, loop::FiberHooks{[isolate] { isolate->Exit(); },
-                                                  [isolate] { isolate->Enter(); }});
+    vu_->loop_->SetHooks(
+        fiber_, loop::FiberHooks{[isolate] { isolate->Exit(); }, [isolate] { isolate->Enter(); }});
   }
   ~FiberScope() {
     vu_->loop_->SetHooks(fiber_, loop::FiberHooks{});
@@ -213,7 +219,6 @@ absl::Status VuImpl::Init() {
 VuImpl::~VuImpl() {
   if (isolate_ == nullptr) return;
   // Responses still alive in JS: their weak callbacks will not run once the isolate is gone.
-  extern void FreeAllResponses(VuImpl * vu);
   FreeAllResponses(this);
   for (Module& m : modules_) {
     m.module.Reset();
@@ -253,10 +258,10 @@ std::string VuImpl::ResolvePath(const std::string& specifier, const std::string&
     // Relative import inside a remote module: join against the URL.
     std::size_t scheme_end = referrer.find("://") + 3;
     std::size_t path_start = referrer.find('/', scheme_end);
-    std::string origin = path_start == std::string::npos ? referrer : referrer.substr(0, path_start);
+    std::string origin =
+        path_start == std::string::npos ? referrer : referrer.substr(0, path_start);
     std::string base = path_start == std::string::npos ? "/" : referrer.substr(path_start);
-    std::string joined =
-        spec.front() == '/' ? spec : base.substr(0, base.rfind('/') + 1) + spec;
+    std::string joined = spec.front() == '/' ? spec : base.substr(0, base.rfind('/') + 1) + spec;
     return origin + std::filesystem::path(joined).lexically_normal().generic_string();
   }
   std::filesystem::path path(spec);
@@ -287,15 +292,14 @@ absl::StatusOr<v8::Local<v8::Module>> VuImpl::LoadModule(const std::string& key,
       return absl::NotFoundError(
           absl::StrCat("cannot load the script ", key, ": ", source.status().message()));
     }
-    return absl::NotFoundError(absl::StrCat("cannot load module \"", specifier,
-                                            "\" imported from ", importer, ": ",
-                                            source.status().message()));
+    return absl::NotFoundError(absl::StrCat("cannot load module \"", specifier, "\" imported from ",
+                                            importer, ": ", source.status().message()));
   }
 
   v8::Local<v8::Context> context = this->context();
   v8::TryCatch try_catch(isolate_);
-  v8::ScriptOrigin origin(isolate_, V8Str(isolate_, key), 0, 0, false, -1,
-                          v8::Local<v8::Value>(), false, false, /*is_module=*/true);
+  v8::ScriptOrigin origin(isolate_, V8Str(isolate_, key), 0, 0, false, -1, v8::Local<v8::Value>(),
+                          false, false, /*is_module=*/true);
   v8::ScriptCompiler::Source compiler_source(V8Str(isolate_, *source), origin);
   v8::Local<v8::Module> module;
   if (!v8::ScriptCompiler::CompileModule(isolate_, &compiler_source).ToLocal(&module)) {
@@ -313,8 +317,7 @@ absl::StatusOr<v8::Local<v8::Module>> VuImpl::LoadModule(const std::string& key,
     } else if (absl::StartsWith(spec, "k6") || spec.empty() ||
                (spec[0] != '.' && spec[0] != '/' && !absl::StartsWith(spec, "file://") &&
                 !absl::StartsWith(spec, "http://") && !absl::StartsWith(spec, "https://"))) {
-      return absl::NotFoundError(
-          absl::StrCat("unknown module \"", spec, "\" imported from ", key));
+      return absl::NotFoundError(absl::StrCat("unknown module \"", spec, "\" imported from ", key));
     } else {
       dep = LoadModule(ResolvePath(spec, key), spec, key);
     }
@@ -377,8 +380,7 @@ v8::MaybeLocal<v8::Value> VuImpl::EvaluateBuiltin(v8::Local<v8::Context> context
   v8::Isolate* isolate = context->GetIsolate();
   const Module* m = From(isolate)->FindModule(module);
   v8::Local<v8::Object> exports = m->exports.Get(isolate);
-  if (module->SetSyntheticModuleExport(isolate, V8Name(isolate, "default"), exports)
-          .IsNothing()) {
+  if (module->SetSyntheticModuleExport(isolate, V8Name(isolate, "default"), exports).IsNothing()) {
     return {};
   }
   v8::Local<v8::Array> names = exports->GetOwnPropertyNames(context).ToLocalChecked();
@@ -395,8 +397,7 @@ v8::MaybeLocal<v8::Value> VuImpl::EvaluateBuiltin(v8::Local<v8::Context> context
 namespace {
 
 void IterGetter(v8::Local<v8::Name>, const v8::PropertyCallbackInfo<v8::Value>& info) {
-  info.GetReturnValue().Set(
-      static_cast<double>(VuImpl::From(info.GetIsolate())->iteration()));
+  info.GetReturnValue().Set(static_cast<double>(VuImpl::From(info.GetIsolate())->iteration()));
 }
 
 }  // namespace

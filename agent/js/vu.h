@@ -59,8 +59,8 @@ class BundleSource : public FileSource {
 // the executor before each RunIteration.
 struct IterationInfo {
   std::string scenario = "default";
-  std::string exec = "default";          // exported function to call
-  std::int64_t iteration_in_scenario = 0;   // this VU's iteration number in the scenario
+  std::string exec = "default";            // exported function to call
+  std::int64_t iteration_in_scenario = 0;  // this VU's iteration number in the scenario
   std::int64_t iteration_in_instance = 0;
   std::int64_t scenario_iteration_in_test = 0;
   std::int64_t scenario_iteration_in_instance = 0;
@@ -79,14 +79,14 @@ struct IterationInfo {
 // Shared, read-only test state every VU of a process sees (owned by the caller, outlives Vus).
 struct TestContext {
   FileSource* files = nullptr;
-  std::string entry;                          // resolved path of the main script
-  std::map<std::string, std::string> env;     // __ENV
-  std::string options_json = "{}";            // consolidated options (exec.test.options)
+  std::string entry;                       // resolved path of the main script
+  std::map<std::string, std::string> env;  // __ENV
+  std::string options_json = "{}";         // consolidated options (exec.test.options)
   metrics::Registry* registry = nullptr;
-  metrics::TagSet global_tags;                // options.tags
+  metrics::TagSet global_tags;  // options.tags
   bool discard_response_bodies = false;
-  bool throw_on_error = false;                // options.throw
-  std::vector<std::string> system_tags;       // empty: k6 defaults
+  bool throw_on_error = false;           // options.throw
+  std::vector<std::string> system_tags;  // empty: k6 defaults
   loop::HttpClientOptions http;
   // exec.test.abort(reason): the agent stops the test with exit code 108.
   std::function<void(const std::string& reason)> abort_test;

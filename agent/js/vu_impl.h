@@ -5,6 +5,8 @@
 // worker thread, on a fiber, except Interrupt().
 #pragma once
 
+#include <v8.h>
+
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -13,8 +15,6 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <v8.h>
 
 #include "agent/js/vu.h"
 #include "agent/loop/http.h"
@@ -52,6 +52,10 @@ enum SystemTag : std::uint32_t {
 };
 
 struct ResponseData;  // k6_http.cc
+class VuImpl;
+// Frees the C++ side of every response object still alive (their weak callbacks never run
+// once the isolate is disposed). k6_http.cc.
+void FreeAllResponses(VuImpl* vu);
 
 class VuImpl final : public Vu {
  public:
@@ -59,9 +63,7 @@ class VuImpl final : public Vu {
          std::uint64_t id, std::uint64_t id_in_test);
   ~VuImpl() override;
 
-  static VuImpl* From(v8::Isolate* isolate) {
-    return static_cast<VuImpl*>(isolate->GetData(0));
-  }
+  static VuImpl* From(v8::Isolate* isolate) { return static_cast<VuImpl*>(isolate->GetData(0)); }
 
   // Creates the isolate and runs the init context. Fiber-only.
   absl::Status Init();
@@ -141,7 +143,7 @@ class VuImpl final : public Vu {
  private:
   struct Module {
     v8::Global<v8::Module> module;
-    std::string key;  // resolved path, or the built-in name
+    std::string key;                 // resolved path, or the built-in name
     v8::Global<v8::Object> exports;  // built-ins only
   };
 
@@ -150,8 +152,8 @@ class VuImpl final : public Vu {
   class FiberScope;
 
   absl::StatusOr<v8::Local<v8::Module>> LoadModule(const std::string& key,
-                                                  const std::string& specifier,
-                                                  const std::string& importer);
+                                                   const std::string& specifier,
+                                                   const std::string& importer);
   absl::StatusOr<v8::Local<v8::Module>> LoadBuiltin(const std::string& name);
   const Module* FindModule(v8::Local<v8::Module> module) const;
   static v8::MaybeLocal<v8::Module> ResolveCallback(v8::Local<v8::Context> context,

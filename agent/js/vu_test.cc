@@ -337,8 +337,9 @@ TEST_F(VuTest, CustomMetrics) {
 }
 
 TEST_F(VuTest, InvalidMetricNameFailsInitWithLocation) {
-  SetScript("import { Counter } from 'k6/metrics';\nconst c = new Counter('bad name!');\n"
-            "export default function () {}");
+  SetScript(
+      "import { Counter } from 'k6/metrics';\nconst c = new Counter('bad name!');\n"
+      "export default function () {}");
   auto vu = Create();
   ASSERT_FALSE(vu.ok());
   EXPECT_THAT(vu.status().message(), HasSubstr("/test/script.js:2:"));
@@ -513,7 +514,8 @@ TEST_F(VuTest, InterruptFromAnotherThreadStopsABusyLoop) {
 }
 
 TEST_F(VuTest, DeepRecursionIsARangeErrorNotACrash) {
-  auto vu = MustCreate("function f(n) { return f(n + 1) + 1; } export default function () { f(0); }");
+  auto vu =
+      MustCreate("function f(n) { return f(n + 1) + 1; } export default function () { f(0); }");
   ASSERT_NE(vu, nullptr);
   ScriptError error;
   EXPECT_FALSE(*Iterate(vu.get(), {}, &error));
@@ -583,8 +585,8 @@ TEST_F(VuTest, SharedArrayIsAFrozenCopy) {
 TEST_F(VuTest, K6ExamplesLoad) {
   const std::string dir = "/work/shared/k6-examples/";
   for (const char* name : {"base64.js", "crypto.js", "custom_metrics.js", "html_form_post.js",
-                           "http_batch.js", "http_get.js", "http_verbs.js", "json.js",
-                           "logging.js", "stages.js", "tagging.js", "thresholds.js"}) {
+                           "http_batch.js", "http_get.js", "http_verbs.js", "json.js", "logging.js",
+                           "stages.js", "tagging.js", "thresholds.js"}) {
     SCOPED_TRACE(name);
     RecordingDiskSource disk;
     test_.files = &disk;
@@ -638,8 +640,9 @@ TEST_F(VuTest, IterationCostReport) {
     const char* script;
   } cases[] = {
       {"empty iteration", "export default function () {}"},
-      {"check", "import { check } from 'k6'; "
-                "export default function () { check(1, { 'is one': (v) => v === 1 }); }"},
+      {"check",
+       "import { check } from 'k6'; "
+       "export default function () { check(1, { 'is one': (v) => v === 1 }); }"},
       {"group", "import { group } from 'k6'; export default function () { group('g', () => 1); }"},
   };
   for (const Case& c : cases) {
@@ -659,7 +662,8 @@ TEST_F(VuTest, IterationCostReport) {
   }
 
   // Isolate creation with many VUs alive (V8's JIT makes this grow with the count).
-  SetScript("import http from 'k6/http'; import { check } from 'k6'; export default function () {}");
+  SetScript(
+      "import http from 'k6/http'; import { check } from 'k6'; export default function () {}");
   std::vector<std::unique_ptr<Vu>> vus;
   const char* n_env = std::getenv("VOLLEY_BENCH_CREATE");
   const int n = n_env != nullptr ? std::atoi(n_env) : 50;
@@ -669,8 +673,9 @@ TEST_F(VuTest, IterationCostReport) {
     ASSERT_TRUE(vu.ok());
     vus.push_back(std::move(*vu));
     if (i + 1 == n / 2 || i + 1 == n) {
-      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                            start).count();
+      double ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
       std::printf("[ bench    ] %d VUs created: %.2f ms per VU on average\n", i + 1, ms / (i + 1));
     }
   }
