@@ -18,9 +18,6 @@ VUS, ITERATIONS_PER_VU, REQUESTS_PER_ITERATION = 3, 20, 2
 ITERATIONS = VUS * ITERATIONS_PER_VU
 HTTP_REQS = ITERATIONS * REQUESTS_PER_ITERATION + 2  # + setup + teardown
 
-# How a controller reaches agents that hold a token (--token-file on both sides).
-AGENT_FLAGS = ["--insecure-listen"]
-
 
 class Counts(harness.VolleyTestCase):
     def run_counts(self, base_url, extra_flags=(), timeout_s=90):
@@ -89,8 +86,8 @@ class Counts(harness.VolleyTestCase):
         agents = []
         for i in range(2):
             port = harness.free_port()
-            args = [harness.agent_bin(), "--listen", f"127.0.0.1:{port}", "--token-file", token,
-                    *AGENT_FLAGS]
+            # The token on both sides, as a real deployment has it.
+            args = [harness.agent_bin(), "--listen", f"127.0.0.1:{port}", "--token-file", token]
             log = os.path.join(self.workdir, f"agent{i}.log")
             with open(log, "w") as out:
                 proc = harness.start(args, self.workdir, output=out)
