@@ -4,7 +4,8 @@ iterations x 2 requests, teardown 1 request, on paths marked with a fresh run id
 export and the access logs must agree on every number.
 
 Cases: plain HTTP to httpbin; HTTPS through the nginx TLS front (which must see HTTP/2, as k6
-negotiates it by ALPN); and the same test split over two volley-agent processes.
+negotiates it by ALPN); the same test split over two volley-agent processes; and an agent that
+does nothing for a controller with the wrong token.
 """
 
 import os
@@ -80,11 +81,10 @@ class Counts(harness.VolleyTestCase):
         # nginx passed each request on to httpbin exactly once.
         self.assert_log_counts(self.srv["VOLLEY_HTTPBIN_ACCESS_LOG"], rid, res)
 
-    def test_two_agents_together_do_the_same_work(self):
-        token = self.write("token", harness.run_id() + "\n")
-        os.chmod(token, 0o600)
+    def start_agents(self, count, token):
+        """Starts `count` volley-agents on free loopback ports; returns (port, proc, log) each."""
         agents = []
-        for i in range(2):
+        for i in range(count):
             port = harness.free_port()
             # The token on both sides, as a real deployment has it.
             args = [harness.agent_bin(), "--listen", f"127.0.0.1:{port}", "--token-file", token]
@@ -95,6 +95,12 @@ class Counts(harness.VolleyTestCase):
             agents.append((port, proc, log))
         for port, proc, log in agents:
             self.wait_listening(port, proc, log)
+        return agents
+
+    def test_two_agents_together_do_the_same_work(self):
+        token = self.write("token", harness.run_id() + "\n")
+        os.chmod(token, 0o600)
+        agents = self.start_agents(2, token)
 
         flags = ["--token-file", token]
         for port, _, _ in agents:
@@ -112,6 +118,25 @@ class Counts(harness.VolleyTestCase):
             self.assertRegex(out, r"(?i)segment",
                              f"agent {i} (127.0.0.1:{port}) shows no sign of having run a share; "
                              f"its output:\n{out[-3000:]}" + res.describe())
+
+    def test_agent_refuses_a_wrong_token(self):
+        agent_token = self.write("agent-token", harness.run_id() + "\n")
+        wrong_token = self.write("wrong-token", harness.run_id() + "\n")
+        [(port, _, _)] = self.start_agents(1, agent_token)
+
+        rid = harness.run_id()
+        script = self.copy_script("counts.js")
+        base = "http://127.0.0.1:" + self.srv["VOLLEY_HTTPBIN_PORT"]
+        res = harness.volley_run(self.workdir, script, "--token-file", wrong_token,
+                                 "--agent", f"127.0.0.1:{port}", "-e", f"BASE_URL={base}",
+                                 "-e", f"RUN_ID={rid}", export=None, timeout_s=60)
+        self.assertNotEqual(res.returncode, 0, "a run with the wrong token must fail"
+                            + res.describe())
+        time.sleep(0.5)
+        self.assertEqual(harness.count_log_lines(self.srv["VOLLEY_HTTPBIN_ACCESS_LOG"],
+                                                 f"/anything/{rid}/"), 0,
+                         "no request may be sent for a controller with the wrong token"
+                         + res.describe())
 
     def wait_listening(self, port, proc, log, timeout_s=20):
         deadline = time.monotonic() + timeout_s
