@@ -70,6 +70,7 @@ std::size_t ScenarioRun::driver_count() const {
 void ScenarioRun::Start(loop::Clock::time_point steady_start, absl::Time wall_start) {
   steady_start_ = steady_start + ToSteady(share_.start_time);
   wall_start_ = wall_start + share_.start_time;
+  test_wall_start_ = wall_start;
   hard_stop_ = steady_start_ + ToSteady(share_.max_duration);
   drivers_left_ = static_cast<int>(driver_count());
   started_ = true;
@@ -82,11 +83,13 @@ void ScenarioRun::Start(loop::Clock::time_point steady_start, absl::Time wall_st
   };
   for (VuSlot* slot : vus_) {
     slot->worker->PostFiber([this, slot, finish] {
+      slot->fiber = slot->worker->loop()->CurrentFiber();
       if (IsArrivalRate()) {
         DriveArrivals(slot);
       } else {
         Drive(slot);
       }
+      slot->fiber = nullptr;
       finish();
     });
   }
@@ -104,11 +107,15 @@ void ScenarioRun::Start(loop::Clock::time_point steady_start, absl::Time wall_st
   }
 }
 
+void ScenarioRun::HardStop(VuSlot* slot) {
+  if (!slot->busy || !slot->vu) return;
+  slot->vu->Interrupt();
+  if (slot->fiber != nullptr) slot->worker->loop()->Interrupt(slot->fiber);
+}
+
 void ScenarioRun::InterruptBusy() {
   for (VuSlot* slot : vus_) {
-    slot->worker->Post([slot] {
-      if (slot->busy && slot->vu) slot->vu->Interrupt();
-    });
+    slot->worker->Post([slot] { HardStop(slot); });
   }
   // Parked arrival-rate drivers wake up to see the stop.
   for (VuSlot* slot : vus_) {
@@ -136,11 +143,14 @@ bool ScenarioRun::RunOne(VuSlot* slot, std::int64_t iteration_in_instance,
           : 0.0;
   info.scenario_env = config_.env;
   info.scenario_tags = config_.tags;
+  info.executor = std::string(ExecutorName(config_.executor));
+  info.instance_vus_active = shared_.active_vus->load(std::memory_order_relaxed);
+  info.instance_iterations_completed = shared_.completed->load(std::memory_order_relaxed);
+  info.instance_iterations_interrupted = shared_.interrupted->load(std::memory_order_relaxed);
+  info.test_run_duration_ms = absl::ToDoubleMilliseconds(absl::Now() - test_wall_start_);
 
   // An iteration may run past the scenario's end by gracefulStop at most.
-  std::uint64_t timer = loop->AddTimer(hard_stop_, [slot] {
-    if (slot->busy && slot->vu) slot->vu->Interrupt();
-  });
+  std::uint64_t timer = loop->AddTimer(hard_stop_, [slot] { HardStop(slot); });
   slot->busy = true;
   js::ScriptError error;
   absl::StatusOr<bool> finished = slot->vu->RunIteration(info, &error);
@@ -151,6 +161,7 @@ bool ScenarioRun::RunOne(VuSlot* slot, std::int64_t iteration_in_instance,
   if (!finished.ok()) {
     slot->broken = true;
     interrupted_.fetch_add(1, std::memory_order_relaxed);
+    shared_.interrupted->fetch_add(1, std::memory_order_relaxed);
     return false;
   }
   if (!*finished) {
@@ -161,6 +172,7 @@ bool ScenarioRun::RunOne(VuSlot* slot, std::int64_t iteration_in_instance,
     shared_.errors->Report(error);
   }
   completed_.fetch_add(1, std::memory_order_relaxed);
+  shared_.completed->fetch_add(1, std::memory_order_relaxed);
   return true;
 }
 

@@ -35,6 +35,7 @@ struct VuSlot {
   std::uint64_t id_in_test = 0;      // unique across agents, 1-based
   std::int64_t index = 0;            // 0-based position among the scenario's VUs on this agent
   std::int64_t iterations = 0;       // this VU's iterations in its scenario
+  loop::Fiber* fiber = nullptr;      // the driver fiber, while it runs
   bool busy = false;                 // inside RunIteration
   bool broken = false;               // interrupted: runs no further iterations
   // Arrival-rate executors: the driver parks here until the dispatcher hands it an iteration.
@@ -69,6 +70,8 @@ class ScenarioRun {
     StopState* stop = nullptr;
     ErrorLog* errors = nullptr;
     std::atomic<std::int64_t>* active_vus = nullptr;  // across the agent's scenarios
+    std::atomic<std::int64_t>* completed = nullptr;   // iterations, across scenarios
+    std::atomic<std::int64_t>* interrupted = nullptr;
     std::function<void()> on_driver_done;             // any worker thread
     std::string options_json;
     metrics::MetricId start_delay_metric = 0;         // iteration_start_delay trend
@@ -86,6 +89,9 @@ class ScenarioRun {
   // Spawns one driver fiber per VU on its worker. `steady_start` and `wall_start` are the same
   // instant: the test's start.
   void Start(loop::Clock::time_point steady_start, absl::Time wall_start);
+  // Worker thread of `slot`: stops its running iteration now, including a pending sleep or
+  // HTTP request.
+  static void HardStop(VuSlot* slot);
   // Fibers Start() spawns: one per VU, plus one arrival dispatcher per worker with VUs.
   std::size_t driver_count() const;
 
@@ -117,6 +123,7 @@ class ScenarioRun {
 
   loop::Clock::time_point steady_start_;  // scenario start (test start + startTime)
   absl::Time wall_start_;
+  absl::Time test_wall_start_;
   loop::Clock::time_point hard_stop_;     // end + gracefulStop: running iterations interrupted
 
   std::atomic<std::int64_t> next_iteration_{0};  // shared-iterations / instance numbering

@@ -33,6 +33,8 @@ struct TestRun::Impl {
   StopState stop;
   ErrorLog errors;
   std::atomic<std::int64_t> active_vus{0};
+  std::atomic<std::int64_t> completed{0};
+  std::atomic<std::int64_t> interrupted_iterations{0};
 
   std::mutex mu;
   std::condition_variable cv;
@@ -189,6 +191,8 @@ std::unique_ptr<TestRun> TestRun::Create(const volley::v1::Prepare& prepare,
   shared.stop = &impl->stop;
   shared.errors = &impl->errors;
   shared.active_vus = &impl->active_vus;
+  shared.completed = &impl->completed;
+  shared.interrupted = &impl->interrupted_iterations;
   shared.on_driver_done = [raw] { raw->DriverDone(); };
   shared.options_json = prepare.options_json();
   // How late arrival-rate iterations start against their schedule: coordinated omission shows

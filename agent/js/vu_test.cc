@@ -1,6 +1,8 @@
 // Tests of the VU core and the non-HTTP k6 modules: scripts run in a Vu on a real Loop fiber.
 #include "agent/js/vu.h"
 
+#include <cstdlib>
+#include <filesystem>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -552,10 +554,20 @@ TEST_F(VuTest, HandleSummaryAndTeardown) {
   EXPECT_EQ(*summary, R"({"stdout":"n=5"})");
 }
 
+// The k6 examples sit beside the repository (../shared/k6-examples) unless VOLLEY_K6_EXAMPLES
+// names another folder.
+std::string K6ExamplesDir() {
+  if (const char* env = std::getenv("VOLLEY_K6_EXAMPLES"); env != nullptr && *env != '\0') {
+    return std::string(env) + "/";
+  }
+  std::filesystem::path here = std::filesystem::path(__FILE__).parent_path();
+  return (here / "../../../shared/k6-examples").lexically_normal().string() + "/";
+}
+
 TEST_F(VuTest, K6ExampleBase64PassesAllChecks) {
   RecordingDiskSource disk;
   test_.files = &disk;
-  test_.entry = "/work/shared/k6-examples/base64.js";
+  test_.entry = K6ExamplesDir() + "base64.js";
   auto vu = Create();
   ASSERT_TRUE(vu.ok()) << vu.status();
   ScriptError error;
@@ -563,7 +575,7 @@ TEST_F(VuTest, K6ExampleBase64PassesAllChecks) {
   TakeBatch();
   EXPECT_EQ(Count("checks"), 8u);
   EXPECT_EQ(Nonzero("checks"), 8u);
-  EXPECT_EQ(disk.files().count("/work/shared/k6-examples/base64.js"), 1u);
+  EXPECT_EQ(disk.files().count(K6ExamplesDir() + "base64.js"), 1u);
 }
 
 TEST_F(VuTest, SharedArrayIsAFrozenCopy) {
@@ -583,7 +595,7 @@ TEST_F(VuTest, SharedArrayIsAFrozenCopy) {
 
 // Every k6 example loads (init context, options) and the ones without HTTP run an iteration.
 TEST_F(VuTest, K6ExamplesLoad) {
-  const std::string dir = "/work/shared/k6-examples/";
+  const std::string dir = K6ExamplesDir();
   for (const char* name : {"base64.js", "crypto.js", "custom_metrics.js", "html_form_post.js",
                            "http_batch.js", "http_get.js", "http_verbs.js", "json.js", "logging.js",
                            "stages.js", "tagging.js", "thresholds.js"}) {
