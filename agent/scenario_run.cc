@@ -19,6 +19,61 @@ absl::Duration FromSteady(loop::Clock::duration d) {
 
 }  // namespace
 
+VuAction NextVuAction(const ScenarioShare& share, std::int64_t vu_index,
+                      std::int64_t vu_iterations, absl::Duration offset) {
+  if (offset < absl::ZeroDuration()) return {VuAction::kWait, absl::ZeroDuration()};
+  if (offset >= share.regular_duration) return {VuAction::kDone, absl::ZeroDuration()};
+  switch (share.executor) {
+    case ExecutorType::kPerVuIterations:
+      if (vu_iterations >= share.iterations) return {VuAction::kDone, absl::ZeroDuration()};
+      return {VuAction::kRun, absl::ZeroDuration()};
+    case ExecutorType::kSharedIterations:  // the caller claims a number from the shared count
+    case ExecutorType::kConstantVus:
+      return {VuAction::kRun, absl::ZeroDuration()};
+    case ExecutorType::kRampingVus: {
+      // VU number `vu_index` loops while the plan schedules more than `vu_index` VUs; out of it,
+      // it waits for the next instant that schedules it again, or is done if none comes.
+      const RampingVusPlan& plan = *share.ramping_vus;
+      if (vu_index < plan.VusAt(offset)) return {VuAction::kRun, absl::ZeroDuration()};
+      for (const VuStep& step : plan.scheduled()) {
+        if (step.offset > offset && vu_index < step.vus) return {VuAction::kWait, step.offset};
+      }
+      return {VuAction::kDone, absl::ZeroDuration()};
+    }
+    case ExecutorType::kConstantArrivalRate:
+    case ExecutorType::kRampingArrivalRate:
+      break;  // dispatched (ArrivalDispatch), not looped
+  }
+  return {VuAction::kDone, absl::ZeroDuration()};
+}
+
+absl::Duration InterruptDeadline(const ScenarioShare& share, std::int64_t vu_index,
+                                 absl::Duration offset) {
+  if (share.ramping_vus) {
+    // max_allowed() trails scheduled() by gracefulRampDown and ends with 0 at end +
+    // gracefulStop, so the first step at or below the VU's index is its deadline.
+    for (const VuStep& step : share.ramping_vus->max_allowed()) {
+      if (step.offset > offset && step.vus <= vu_index) return step.offset;
+    }
+  }
+  return share.max_duration;
+}
+
+ArrivalDispatch::ArrivalDispatch(const ScenarioShare& share, std::int64_t worker_position,
+                                 std::int64_t worker_count)
+    : schedule_(share.arrivals),
+      end_(share.regular_duration),
+      position_(worker_position),
+      count_(std::max<std::int64_t>(1, worker_count)) {}
+
+std::optional<ArrivalIteration> ArrivalDispatch::Next() {
+  while (std::optional<ArrivalIteration> it = schedule_.Next()) {
+    if (it->offset >= end_) return std::nullopt;
+    if (it->iteration_in_instance % count_ == position_) return it;
+  }
+  return std::nullopt;
+}
+
 void ErrorLog::Report(const js::ScriptError& error) {
   total_.fetch_add(1, std::memory_order_relaxed);
   std::string key = error.location.empty() ? error.message : error.message + " at " + error.location;
@@ -125,22 +180,34 @@ void ScenarioRun::InterruptBusy() {
   }
 }
 
+double ScenarioRun::ProgressAt(absl::Duration elapsed) const {
+  double progress = 0;
+  if (config_.executor == ExecutorType::kSharedIterations && share_.iterations > 0) {
+    progress = static_cast<double>(completed_.load()) / static_cast<double>(share_.iterations);
+  } else if (config_.executor == ExecutorType::kPerVuIterations && share_.vus > 0 &&
+             share_.iterations > 0) {
+    progress = static_cast<double>(completed_.load()) /
+               static_cast<double>(share_.vus * share_.iterations);
+  } else if (share_.regular_duration > absl::ZeroDuration()) {
+    progress = absl::FDivDuration(elapsed, share_.regular_duration);
+  }
+  return std::clamp(progress, 0.0, 1.0);
+}
+
 bool ScenarioRun::RunOne(VuSlot* slot, std::int64_t iteration_in_instance,
-                         std::int64_t iteration_in_test) {
+                         std::int64_t iteration_in_test, loop::Clock::time_point deadline) {
   loop::Loop* loop = slot->worker->loop();
   js::IterationInfo info;
   info.scenario = config_.name;
   info.exec = share_.exec;
+  // A VU belongs to one scenario, so its iterations in the instance (__ITER,
+  // exec.vu.iterationInInstance) are its iterations in the scenario.
   info.iteration_in_scenario = slot->iterations;
-  info.iteration_in_instance = iteration_in_instance;
+  info.iteration_in_instance = slot->iterations;
   info.scenario_iteration_in_instance = iteration_in_instance;
   info.scenario_iteration_in_test = iteration_in_test;
   info.scenario_start_unix_ms = absl::ToDoubleMilliseconds(wall_start_ - absl::UnixEpoch());
-  absl::Duration elapsed = FromSteady(loop->Now() - steady_start_);
-  info.scenario_progress =
-      share_.regular_duration > absl::ZeroDuration()
-          ? std::clamp(absl::FDivDuration(elapsed, share_.regular_duration), 0.0, 1.0)
-          : 0.0;
+  info.scenario_progress = ProgressAt(FromSteady(loop->Now() - steady_start_));
   info.scenario_env = config_.env;
   info.scenario_tags = config_.tags;
   info.executor = std::string(ExecutorName(config_.executor));
@@ -149,8 +216,9 @@ bool ScenarioRun::RunOne(VuSlot* slot, std::int64_t iteration_in_instance,
   info.instance_iterations_interrupted = shared_.interrupted->load(std::memory_order_relaxed);
   info.test_run_duration_ms = absl::ToDoubleMilliseconds(absl::Now() - test_wall_start_);
 
-  // An iteration may run past the scenario's end by gracefulStop at most.
-  std::uint64_t timer = loop->AddTimer(hard_stop_, [slot] { HardStop(slot); });
+  // An iteration may run past the scenario's end by gracefulStop at most (ramping-vus: past
+  // its VU's ramp-down by gracefulRampDown).
+  std::uint64_t timer = loop->AddTimer(deadline, [slot] { HardStop(slot); });
   slot->busy = true;
   js::ScriptError error;
   absl::StatusOr<bool> finished = slot->vu->RunIteration(info, &error);
@@ -188,36 +256,8 @@ void ScenarioRun::SleepUntil(loop::Loop* loop, loop::Clock::time_point until) co
 
 void ScenarioRun::Drive(VuSlot* slot) {
   loop::Loop* loop = slot->worker->loop();
-  SleepUntil(loop, steady_start_);
-  const auto end = steady_start_ + ToSteady(share_.regular_duration);
-  auto next_numbers = [&](std::int64_t* in_instance, std::int64_t* in_test) {
-    *in_instance = next_iteration_.fetch_add(1, std::memory_order_relaxed);
-    *in_test = share_.iteration_tuple.GlobalIndex(*in_instance);
-  };
-
-  if (config_.executor != ExecutorType::kRampingVus) {
-    shared_.active_vus->fetch_add(1);
-    active_.fetch_add(1);
-    while (!Stopping() && !slot->broken && loop->Now() < end) {
-      if (config_.executor == ExecutorType::kPerVuIterations &&
-          slot->iterations >= share_.iterations) {
-        break;
-      }
-      std::int64_t in_instance, in_test;
-      next_numbers(&in_instance, &in_test);
-      if (config_.executor == ExecutorType::kSharedIterations && in_instance >= share_.iterations) {
-        break;
-      }
-      if (!RunOne(slot, in_instance, in_test)) break;
-    }
-    active_.fetch_sub(1);
-    shared_.active_vus->fetch_sub(1);
-    return;
-  }
-
-  // ramping-vus: VU number `index` runs while the plan has more than `index` VUs scheduled. A
-  // VU whose number drops out finishes its iteration (within gracefulRampDown) and waits.
-  const RampingVusPlan& plan = *share_.ramping_vus;
+  // k6 counts a VU as active from its first scheduled instant until it is descheduled
+  // (ramping-vus) or the scenario ends, not only while inside an iteration.
   bool active = false;
   auto set_active = [&](bool on) {
     if (on == active) return;
@@ -225,26 +265,25 @@ void ScenarioRun::Drive(VuSlot* slot) {
     shared_.active_vus->fetch_add(on ? 1 : -1);
     active_.fetch_add(on ? 1 : -1);
   };
-  while (!Stopping() && !slot->broken && loop->Now() < end) {
-    absl::Duration offset = FromSteady(loop->Now() - steady_start_);
-    if (slot->index < plan.VusAt(offset)) {
-      set_active(true);
-      std::int64_t in_instance, in_test;
-      next_numbers(&in_instance, &in_test);
-      // gracefulRampDown: interrupted once the hard limit no longer covers this VU.
-      if (!RunOne(slot, in_instance, in_test)) break;
+  while (!Stopping() && !slot->broken) {
+    const absl::Duration offset = FromSteady(loop->Now() - steady_start_);
+    const VuAction action = NextVuAction(share_, slot->index, slot->iterations, offset);
+    if (action.kind == VuAction::kDone) break;
+    if (action.kind == VuAction::kWait) {
+      set_active(false);
+      SleepUntil(loop, steady_start_ + ToSteady(action.wake));
       continue;
     }
-    set_active(false);
-    // Sleep until the plan next changes.
-    loop::Clock::time_point wake = end;
-    for (const VuStep& step : plan.scheduled()) {
-      if (step.offset > offset) {
-        wake = steady_start_ + ToSteady(step.offset);
-        break;
-      }
+    const std::int64_t in_instance = next_iteration_.fetch_add(1, std::memory_order_relaxed);
+    if (config_.executor == ExecutorType::kSharedIterations && in_instance >= share_.iterations) {
+      break;
     }
-    SleepUntil(loop, std::min(wake, end));
+    set_active(true);
+    const auto deadline =
+        steady_start_ + ToSteady(InterruptDeadline(share_, slot->index, offset));
+    if (!RunOne(slot, in_instance, share_.iteration_tuple.GlobalIndex(in_instance), deadline)) {
+      break;
+    }
   }
   set_active(false);
 }
@@ -254,16 +293,15 @@ void ScenarioRun::DriveArrivals(VuSlot* slot) {
   loop::Fiber* self = loop->CurrentFiber();
   while (true) {
     if (!slot->work) {
+      // The dispatcher may have finished while this VU was busy: look before parking.
+      if (Stopping() || slot->broken || slot->arrivals_done) break;
       slot->parked = self;
       loop->Park();
       slot->parked = nullptr;
-    }
-    if (!slot->work) {
-      if (Stopping() || slot->broken || slot->arrivals_done) break;
       continue;
     }
     ArrivalIteration it = *slot->work;
-    bool ok = RunOne(slot, it.iteration_in_instance, it.iteration_in_test);
+    bool ok = RunOne(slot, it.iteration_in_instance, it.iteration_in_test, hard_stop_);
     slot->work.reset();
     active_.fetch_sub(1);
     shared_.active_vus->fetch_sub(1);
@@ -279,17 +317,13 @@ void ScenarioRun::Dispatch(Worker* worker, std::vector<VuSlot*> slots) {
       std::find(workers.begin(), workers.end(), worker) - workers.begin();
   metrics::Aggregator* aggregator = worker->aggregator();
   metrics::TagSetId tags = aggregator->Intern({{"scenario", config_.name}});
-  const auto end = steady_start_ + ToSteady(share_.regular_duration);
 
   SleepUntil(loop, steady_start_);
-  ArrivalSchedule schedule = share_.arrivals;
+  ArrivalDispatch dispatch(share_, mine, stride);
   while (!Stopping()) {
-    std::optional<ArrivalIteration> it = schedule.Next();
+    std::optional<ArrivalIteration> it = dispatch.Next();
     if (!it) break;
-    // This agent's iterations are dealt round-robin over its workers.
-    if (it->iteration_in_instance % stride != mine) continue;
     auto when = steady_start_ + ToSteady(it->offset);
-    if (when >= end) break;
     SleepUntil(loop, when);
     if (Stopping()) break;
 
@@ -332,18 +366,8 @@ volley::v1::ScenarioProgress ScenarioRun::Progress(absl::Time now) const {
   p.set_iterations(static_cast<std::uint64_t>(completed_.load()));
   p.set_interrupted(static_cast<std::uint64_t>(interrupted_.load()));
   double progress = 0;
-  if (started_) {
-    if (config_.executor == ExecutorType::kSharedIterations && share_.iterations > 0) {
-      progress = static_cast<double>(completed_.load()) / static_cast<double>(share_.iterations);
-    } else if (config_.executor == ExecutorType::kPerVuIterations && share_.vus > 0) {
-      progress = static_cast<double>(completed_.load()) /
-                 static_cast<double>(share_.vus * share_.iterations);
-    } else if (share_.regular_duration > absl::ZeroDuration()) {
-      progress = absl::FDivDuration(now - wall_start_, share_.regular_duration);
-    }
-    if (drivers_left_.load() == 0) progress = 1;
-  }
-  p.set_progress(std::clamp(progress, 0.0, 1.0));
+  if (started_) progress = drivers_left_.load() == 0 ? 1.0 : ProgressAt(now - wall_start_);
+  p.set_progress(progress);
   return p;
 }
 

@@ -44,6 +44,42 @@ struct VuSlot {
   bool arrivals_done = false;        // the dispatcher has no more iterations for it
 };
 
+// ---- Scheduling decisions: pure functions of the plan and a time offset, no clock. The drivers
+// below call them with the loop's time; scenario_run_test.cc calls them with a fake one. ----
+
+// What a VU-based driver (shared-/per-vu-iterations, constant-vus, ramping-vus) does at
+// `offset` from the scenario start, given its VU's 0-based index in the scenario and the
+// iterations that VU has run so far.
+struct VuAction {
+  enum Kind { kRun, kWait, kDone };
+  Kind kind = kDone;
+  absl::Duration wake;  // kWait: look again at this offset
+  friend bool operator==(const VuAction&, const VuAction&) = default;
+};
+VuAction NextVuAction(const ScenarioShare& share, std::int64_t vu_index,
+                      std::int64_t vu_iterations, absl::Duration offset);
+
+// When an iteration that VU `vu_index` starts at `offset` is interrupted if it still runs:
+// ramping-vus, the first instant the plan's hard limit (gracefulRampDown, then gracefulStop)
+// no longer covers the VU; every other executor, the scenario's end + gracefulStop.
+absl::Duration InterruptDeadline(const ScenarioShare& share, std::int64_t vu_index,
+                                 absl::Duration offset);
+
+// One worker's part of an arrival-rate schedule: the agent's iterations are dealt round-robin
+// over its workers (by iteration_in_instance), and none starts at or after the regular end.
+class ArrivalDispatch {
+ public:
+  ArrivalDispatch(const ScenarioShare& share, std::int64_t worker_position,
+                  std::int64_t worker_count);
+  std::optional<ArrivalIteration> Next();
+
+ private:
+  ArrivalSchedule schedule_;
+  absl::Duration end_;
+  std::int64_t position_;
+  std::int64_t count_;
+};
+
 // Stop requests for the whole test on this agent (any thread sets them).
 struct StopState {
   std::atomic<bool> graceful{false};   // start no new iterations
@@ -111,7 +147,12 @@ class ScenarioRun {
   }
   std::vector<Worker*> WorkersWithVus() const;
   // Runs one iteration on `slot`, with the hard-stop timer armed. False when the VU broke.
-  bool RunOne(VuSlot* slot, std::int64_t iteration_in_instance, std::int64_t iteration_in_test);
+  // `deadline`: the iteration is interrupted if it still runs then.
+  bool RunOne(VuSlot* slot, std::int64_t iteration_in_instance, std::int64_t iteration_in_test,
+              loop::Clock::time_point deadline);
+  // exec.scenario.progress and the progress bar: iterations done for the *-iterations
+  // executors, time for the others.
+  double ProgressAt(absl::Duration elapsed) const;
   void SleepUntil(loop::Loop* loop, loop::Clock::time_point until) const;
   bool Stopping() const { return shared_.stop->graceful.load(std::memory_order_relaxed); }
 

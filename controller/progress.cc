@@ -1,11 +1,13 @@
 #include "controller/progress.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "common/duration.h"
 
 namespace volley::controller {
 
@@ -24,6 +26,91 @@ std::string ProgressDisplay::FormatElapsed(absl::Duration d) {
   return absl::StrFormat("%dm%04.1fs", minutes, rest);
 }
 
+std::string FormatSpent(absl::Duration spent, absl::Duration total) {
+  spent = std::clamp(spent, absl::ZeroDuration(), std::max(total, absl::ZeroDuration()));
+  const std::int64_t tenths = absl::ToInt64Milliseconds(spent) / 100;
+  const double seconds = static_cast<double>(tenths % 600) / 10.0;
+  const std::int64_t minutes = tenths / 600;
+  if (total >= absl::Hours(1)) {
+    return absl::StrFormat("%dh%02dm%04.1fs", minutes / 60, minutes % 60, seconds);
+  }
+  if (total >= absl::Minutes(1)) return absl::StrFormat("%dm%04.1fs", minutes, seconds);
+  return absl::StrFormat("%04.1fs", seconds);
+}
+
+namespace {
+
+// The rate the ramping-arrival-rate schedule asks for `t` after the scenario start, per
+// timeUnit (linear within a stage, as k6 ramps it).
+double RampedRate(const ScenarioConfig& config, absl::Duration t) {
+  double from = static_cast<double>(config.StartRateOrDefault());
+  absl::Duration stage_start;
+  for (const Stage& stage : config.stages) {
+    const absl::Duration d = stage.duration.value_or(absl::ZeroDuration());
+    const double to = static_cast<double>(stage.target.value_or(0));
+    if (t < stage_start + d) {
+      return from + (to - from) * absl::FDivDuration(t - stage_start, d);
+    }
+    stage_start += d;
+    from = to;
+  }
+  return from;
+}
+
+int Digits(std::int64_t n) { return static_cast<int>(absl::StrCat(n).size()); }
+
+}  // namespace
+
+std::string ScenarioDetail(const ScenarioConfig& config, const ScenarioLine& line,
+                           absl::Duration test_elapsed) {
+  const absl::Duration spent = test_elapsed - config.StartTimeOrDefault();
+  auto time = [&](absl::Duration total) {
+    return absl::StrCat(FormatSpent(spent, total), "/", FormatK6Duration(total));
+  };
+  auto stages_total = [&] {
+    absl::Duration total;
+    for (const Stage& s : config.stages) total += s.duration.value_or(absl::ZeroDuration());
+    return total;
+  };
+  switch (config.executor) {
+    case ExecutorType::kConstantVus:
+      return absl::StrFormat("%d VUs  %s", config.VusOrDefault(),
+                             time(config.duration.value_or(absl::ZeroDuration())));
+    case ExecutorType::kRampingVus: {
+      std::int64_t max_vus = config.StartVusOrDefault();
+      for (const Stage& s : config.stages) max_vus = std::max(max_vus, s.target.value_or(0));
+      return absl::StrFormat("%0*d/%d VUs  %s", Digits(max_vus), line.vus, max_vus,
+                             time(stages_total()));
+    }
+    case ExecutorType::kSharedIterations: {
+      const std::int64_t total = config.IterationsOrDefault();
+      return absl::StrFormat("%d VUs  %s  %0*d/%d shared iters", config.VusOrDefault(),
+                             time(config.MaxDurationOrDefault()), Digits(total), line.iterations,
+                             total);
+    }
+    case ExecutorType::kPerVuIterations: {
+      const std::int64_t total = config.VusOrDefault() * config.IterationsOrDefault();
+      return absl::StrFormat("%d VUs  %s  %0*d/%d iters, %d per VU", config.VusOrDefault(),
+                             time(config.MaxDurationOrDefault()), Digits(total), line.iterations,
+                             total, config.IterationsOrDefault());
+    }
+    case ExecutorType::kConstantArrivalRate:
+    case ExecutorType::kRampingArrivalRate: {
+      const bool constant = config.executor == ExecutorType::kConstantArrivalRate;
+      const absl::Duration total =
+          constant ? config.duration.value_or(absl::ZeroDuration()) : stages_total();
+      double per_unit = constant ? static_cast<double>(config.rate.value_or(0))
+                                 : RampedRate(config, std::max(spent, absl::ZeroDuration()));
+      if (spent >= total && !constant) per_unit = 0;
+      const double per_second = per_unit / absl::ToDoubleSeconds(config.TimeUnitOrDefault());
+      const std::int64_t max_vus = std::max(config.MaxVusOrDefault(), std::int64_t{1});
+      return absl::StrFormat("%0*d/%d VUs  %s  %.2f iters/s", Digits(max_vus), line.vus, max_vus,
+                             time(total), per_second);
+    }
+  }
+  return "";
+}
+
 std::string ProgressDisplay::Render(const ProgressState& s) const {
   std::string out = absl::StrFormat(
       "running (%s), %d/%d VUs, %d complete and %d interrupted iterations\n",
@@ -37,8 +124,9 @@ std::string ProgressDisplay::Render(const ProgressState& s) const {
     if (filled < kBar) bar += '>';
     bar.resize(kBar, '-');
     if (sc.progress >= 1.0) bar = std::string(kBar, '=');
-    absl::StrAppendFormat(&out, "%-*s [%s] %s\n", static_cast<int>(width), sc.name, bar,
-                          sc.detail);
+    // k6 marks a finished scenario with a check mark between its name and its bar.
+    absl::StrAppendFormat(&out, "%-*s %s [%s] %s\n", static_cast<int>(width), sc.name,
+                          sc.progress >= 1.0 ? "\u2713" : " ", bar, sc.detail);
   }
   return out;
 }

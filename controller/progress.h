@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/options.h"
 
 namespace volley::controller {
 
@@ -19,6 +20,20 @@ struct ScenarioLine {
   double progress = 0;        // 0..1
   std::string detail;         // right-hand text, e.g. "10 VUs  05.0s/10s"
 };
+
+// k6's right-hand text of one scenario's bar, from the scenario's whole-test config, the VUs
+// and iterations merged over agents, and the time since the test started:
+//   constant-vus          "10 VUs  05.0s/10s"
+//   ramping-vus           "03/10 VUs  12.0s/30s"
+//   shared-iterations     "10 VUs  05.0s/10m0s  045/100 shared iters"
+//   per-vu-iterations     "10 VUs  05.0s/10m0s  045/100 iters, 10 per VU"
+//   *-arrival-rate        "007/100 VUs  05.0s/10s  200.00 iters/s" (the scheduled rate now)
+std::string ScenarioDetail(const ScenarioConfig& config, const ScenarioLine& line,
+                           absl::Duration test_elapsed);
+
+// Time spent of `total` with the width of `total`'s unit, as k6 writes it: "05.0s" (total under
+// a minute), "1m05.0s", "1h01m05.0s".
+std::string FormatSpent(absl::Duration spent, absl::Duration total);
 
 struct ProgressState {
   absl::Duration elapsed;
