@@ -361,8 +361,9 @@ ProgressState Controller::CurrentProgress() const {
     ScenarioLine line = lines[name];
     state.complete += line.iterations;
     state.interrupted += line.interrupted;
-    line.detail = absl::StrCat(line.vus, " VUs  ", ProgressDisplay::FormatElapsed(state.elapsed),
-                               "  ", line.iterations, " iterations");
+    if (options_.scenarios && options_.scenarios->count(name) > 0) {
+      line.detail = ScenarioDetail(options_.scenarios->at(name), line, state.elapsed);
+    }
     state.scenarios.push_back(line);
   }
   return state;
