@@ -1,5 +1,6 @@
 #include "agent/agent_service.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <thread>
@@ -25,7 +26,27 @@ bool TokenMatches(const std::string& want, const std::string& got) {
   return diff == 0;
 }
 
+std::string HostName() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return host;
+}
+
 }  // namespace
+
+grpc::Status AgentService::Info(grpc::ServerContext* context, const volley::v1::InfoRequest* request,
+                                volley::v1::AgentInfo* info) {
+  if (!options_.token.empty() && !TokenMatches(options_.token, request->token())) {
+    Log("agent")->warn("refused controller peer={} reason=token", context->peer());
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "invalid or missing token");
+  }
+  unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  info->set_cores(cores);
+  info->set_workers(options_.workers > 0 ? static_cast<unsigned>(options_.workers) : cores);
+  info->set_hostname(HostName());
+  info->set_busy(busy_.load());
+  return grpc::Status::OK;
+}
 
 grpc::Status AgentService::Run(
     grpc::ServerContext* context,
@@ -83,9 +104,7 @@ grpc::Status AgentService::Run(
     AgentMessage m;
     m.mutable_ready()->set_vus_max(run->vus_max());
     m.mutable_ready()->set_workers(run->workers());
-    char host[256] = {0};
-    gethostname(host, sizeof(host) - 1);
-    m.mutable_ready()->set_hostname(host);
+    m.mutable_ready()->set_hostname(HostName());
     write(m);
   }
 

@@ -24,6 +24,9 @@ class AgentService final : public volley::v1::Agent::Service {
   grpc::Status Run(grpc::ServerContext* context,
                    grpc::ServerReaderWriter<volley::v1::AgentMessage,
                                             volley::v1::ControllerMessage>* stream) override;
+  // Free or busy, worker threads, host name; UNAUTHENTICATED for a wrong token. Never blocks.
+  grpc::Status Info(grpc::ServerContext* context, const volley::v1::InfoRequest* request,
+                    volley::v1::AgentInfo* info) override;
 
  private:
   AgentServiceOptions options_;

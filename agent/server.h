@@ -44,7 +44,7 @@ class AgentServer {
 // True for 127.0.0.0/8, ::1, and "localhost".
 bool IsLoopbackAddress(const std::string& host_port);
 
-// Channel arguments both sides use, so a dead peer or cut link shows within about 3 seconds.
+// Channel arguments both sides use, so a dead peer or cut link shows within about 2.5 seconds.
 grpc::ChannelArguments KeepaliveArguments();
 
 }  // namespace volley::agent

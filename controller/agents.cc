@@ -8,11 +8,13 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <yaml-cpp/yaml.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "agent/server.h"
 
 namespace volley::controller {
@@ -126,6 +128,61 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeAgentChannel(const RunConfig&
     creds = grpc::SslCredentials(ssl);
   }
   return grpc::CreateCustomChannel(address, creds, agent::KeepaliveArguments());
+}
+
+std::vector<absl::StatusOr<volley::v1::AgentInfo>> QueryAgents(
+    const std::vector<std::shared_ptr<grpc::Channel>>& channels, const std::string& token,
+    absl::Duration timeout) {
+  std::vector<absl::StatusOr<volley::v1::AgentInfo>> out(channels.size());
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    threads.emplace_back([&, i] {
+      auto stub = volley::v1::Agent::NewStub(channels[i]);
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+      // Wait for the connection (a refused one fails at once, a silent one at the deadline).
+      context.set_wait_for_ready(false);
+      volley::v1::InfoRequest request;
+      request.set_token(token);
+      volley::v1::AgentInfo info;
+      grpc::Status status = stub->Info(&context, request, &info);
+      switch (status.error_code()) {
+        case grpc::StatusCode::OK:
+          if (info.busy()) {
+            out[i] = absl::ResourceExhaustedError("busy with another test");
+          } else {
+            out[i] = info;
+          }
+          break;
+        case grpc::StatusCode::UNIMPLEMENTED:
+          out[i] = volley::v1::AgentInfo();  // an older agent: weight unknown
+          break;
+        case grpc::StatusCode::UNAUTHENTICATED:
+          out[i] = absl::UnauthenticatedError(
+              absl::StrCat("refused the token (", status.error_message(), ")"));
+          break;
+        case grpc::StatusCode::DEADLINE_EXCEEDED:
+          out[i] = absl::DeadlineExceededError(
+              absl::StrCat("no answer within ", absl::FormatDuration(timeout)));
+          break;
+        default:
+          out[i] = absl::UnavailableError(absl::StrCat(
+              "cannot reach it: ", status.error_message().empty() ? "unavailable"
+                                                                   : status.error_message()));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return out;
+}
+
+std::vector<std::int64_t> SegmentWeights(const std::vector<volley::v1::AgentInfo>& infos) {
+  std::vector<std::int64_t> weights;
+  for (const auto& info : infos) {
+    if (info.workers() == 0) return std::vector<std::int64_t>(infos.size(), 1);
+    weights.push_back(info.workers());
+  }
+  return weights;
 }
 
 }  // namespace volley::controller

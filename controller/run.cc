@@ -196,6 +196,7 @@ class Controller {
   absl::Time end_ = absl::InfinitePast();
   int exit_code_ = kExitOk;
   bool stop_sent_ = false;
+  bool lost_abort_ = false;
   bool thresholds_aborted_ = false;
   bool script_aborted_ = false;
   std::string abort_reason_;
@@ -206,22 +207,52 @@ class Controller {
 bool Controller::PrepareAgents(const volley::v1::Prepare& base) {
   auto log = Log("controller");
   int n = static_cast<int>(agent_names_.size());
-  ExecutionSegmentSequence sequence = ExecutionSegmentSequence::Even(n);
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int i = 0; i < n; ++i) {
-    std::shared_ptr<grpc::Channel> channel;
     if (embedded_) {
-      channel = embedded_->InProcessChannel();
-    } else {
-      auto made = MakeAgentChannel(config_, agent_names_[i]);
-      if (!made.ok()) {
-        PrintError(ErrorText(made.status()));
-        exit_code_ = kExitGenericEngine;
-        return false;
-      }
-      channel = *made;
+      channels.push_back(embedded_->InProcessChannel());
+      continue;
     }
+    auto made = MakeAgentChannel(config_, agent_names_[i]);
+    if (!made.ok()) {
+      PrintError(ErrorText(made.status()));
+      exit_code_ = kExitGenericEngine;
+      return false;
+    }
+    channels.push_back(*made);
+  }
+
+  // Before any bundle goes out, every named agent must answer: reachable, free, our token. Its
+  // worker count weights its segment, so a bigger machine gets a bigger share.
+  ExecutionSegmentSequence sequence = ExecutionSegmentSequence::Even(n);
+  if (!embedded_) {
+    auto answers = QueryAgents(channels, base.token(), absl::Seconds(5));
+    std::vector<volley::v1::AgentInfo> infos;
+    bool all_ok = true;
+    for (int i = 0; i < n; ++i) {
+      if (!answers[i].ok()) {
+        PrintError(absl::StrCat("agent ", agent_names_[i], ": ", answers[i].status().message()));
+        all_ok = false;
+        continue;
+      }
+      infos.push_back(*answers[i]);
+    }
+    if (!all_ok) {
+      exit_code_ = kExitGenericEngine;
+      return false;
+    }
+    auto weighted = ExecutionSegmentSequence::Weighted(SegmentWeights(infos));
+    if (weighted.ok()) {
+      sequence = *std::move(weighted);
+    } else {
+      log->warn("cannot weight segments by workers, splitting evenly error={}",
+                ErrorText(weighted.status()));
+    }
+    log->info("segments sequence={}", sequence.ToString());
+  }
+  for (int i = 0; i < n; ++i) {
     AgentState state;
-    state.session = std::make_unique<AgentSession>(i, agent_names_[i], channel, &queue_);
+    state.session = std::make_unique<AgentSession>(i, agent_names_[i], channels[i], &queue_);
     agents_.push_back(std::move(state));
   }
   for (int i = 0; i < n; ++i) {
@@ -304,8 +335,18 @@ void Controller::HandleEvent(AgentEvent event) {
       int lost = 0;
       for (const auto& a : agents_) lost += a.lost;
       if (lost > config_.max_lost_agents) {
+        // The default policy: a test that lost more agents than allowed no longer measures what
+        // it was meant to; abort it everywhere (teardown and the summary still follow).
         if (exit_code_ == kExitOk) exit_code_ = kExitGenericEngine;
-        StopAll(/*immediate=*/false, "agent lost");
+        if (!lost_abort_) {
+          lost_abort_ = true;
+          PrintError(absl::StrCat("aborting the test: ", lost, " agent(s) lost, at most ",
+                                  config_.max_lost_agents, " allowed (--max-lost-agents)"));
+          StopAll(/*immediate=*/true, "agent lost");
+        }
+      } else {
+        Log("controller")->warn("continuing without agent={} lost={} max_lost_agents={}", name,
+                                lost, config_.max_lost_agents);
       }
     }
     return;
@@ -321,6 +362,8 @@ void Controller::HandleEvent(AgentEvent event) {
   } else if (message.has_done()) {
     agent.done = true;
     agent.vus = 0;
+    // Half-close now, so the agent is free at once rather than when the slowest agent ends.
+    agent.session->Close();
   } else if (message.has_failure()) {
     const auto& failure = message.failure();
     if (failure.exit_code() == kExitScriptAborted) {
