@@ -16,7 +16,7 @@ command -v wrk >/dev/null || { echo "bench: wrk missing: run scripts/deps.sh" >&
 
 [ -f build/CMakeCache.txt ] || cmake -S . -B build >/dev/null
 targets=(--target volley)
-for t in curl_loop loop_http; do [ -f "tests/bench/$t.cc" ] && targets+=(--target "$t"); done
+for t in curl_loop loop_http merge_bench; do [ -f "tests/bench/$t.cc" ] && targets+=(--target "$t"); done
 cmake --build build -j"${VOLLEY_BUILD_JOBS:-2}" "${targets[@]}"
 
 env_file="${VOLLEY_TEST_ENV:-$PWD/build/test-servers.env}"
@@ -36,3 +36,8 @@ bench_pid="$(. "$env_file"; echo "$VOLLEY_BENCH_PID")"
   --curl-loop build/tests/bench/curl_loop --loop-http build/tests/bench/loop_http \
   --volley build/controller/volley \
   --script scripts/bench.js
+
+# The controller's merge stage: agent batches of 2,000 series merged per second by one thread.
+if [ -x build/tests/bench/merge_bench ]; then
+  build/tests/bench/merge_bench --seconds "${BENCH_MERGE_SECONDS:-3}"
+fi

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <random>
+
 #include "common/metrics/aggregator.h"
 
 namespace volley::metrics {
@@ -147,6 +150,79 @@ TEST(Store, CardinalityGuardCountsDroppedSeries) {
   ASSERT_TRUE(store.Merge(batch).ok());
   EXPECT_EQ(store.series_count(), 3u);
   EXPECT_EQ(store.dropped_series(), 12u);
+}
+
+// The controller's path for a distributed run: each agent merges its workers' batches
+// (MergeBatchInto), the controller merges the agents' batches (Store::Merge), interval after
+// interval. The same recorded latencies on 1 agent or split over 3 must give the same numbers:
+// percentiles are read from the merged histogram, so they may not depend on the split.
+TEST(StoreMerge, PercentilesDoNotDependOnHowTheTestWasSplit) {
+  constexpr int kWorkers = 2, kIntervals = 5, kSamplesPerInterval = 6000;
+  std::mt19937 rng(11);
+  std::lognormal_distribution<double> latency(4.2, 0.9);
+  std::uniform_int_distribution<int> which(0, 3 * kWorkers - 1), status(0, 4);
+
+  struct Sample {
+    double ms;
+    TagSet tags;
+    int slot;  // agent * kWorkers + worker when split over 3 agents
+  };
+  std::vector<std::vector<Sample>> intervals(kIntervals);
+  for (auto& interval : intervals) {
+    for (int i = 0; i < kSamplesPerInterval; ++i) {
+      interval.push_back({latency(rng), {{"status", status(rng) == 0 ? "500" : "200"}},
+                          which(rng)});
+    }
+  }
+
+  // Runs the recording on `agents` agents of kWorkers workers each and returns the Store.
+  Registry registry;
+  auto run = [&](int agents) {
+    std::vector<std::unique_ptr<Aggregator>> workers;
+    for (int i = 0; i < agents * kWorkers; ++i) {
+      workers.push_back(std::make_unique<Aggregator>(&registry));
+    }
+    Store store;
+    std::int64_t now = 0;
+    for (const auto& interval : intervals) {
+      for (const Sample& sample : interval) {
+        int slot = agents == 1 ? sample.slot % kWorkers : sample.slot;
+        workers[slot]->Add(builtin::kHttpReqDuration, sample.tags, sample.ms);
+        workers[slot]->Add(builtin::kHttpReqs, sample.tags, 1);
+      }
+      ++now;
+      // Agents' batches reach the controller in any order; the last agent first here.
+      for (int agent = agents - 1; agent >= 0; --agent) {
+        volley::v1::MetricBatch agent_batch;
+        for (int w = 0; w < kWorkers; ++w) {
+          volley::v1::MetricBatch part;
+          workers[agent * kWorkers + w]->TakeBatch(now, &part);
+          MergeBatchInto(part, &agent_batch);
+        }
+        EXPECT_TRUE(store.Merge(agent_batch).ok());
+      }
+    }
+    return store;
+  };
+  Store one = run(1), three = run(3);
+
+  for (const TagSet& filter : {TagSet{}, TagSet{{"status", "500"}}}) {
+    SCOPED_TRACE(filter.empty() ? "all series" : "status 500");
+    auto a = one.Totals("http_req_duration", filter);
+    auto b = three.Totals("http_req_duration", filter);
+    ASSERT_TRUE(a.has_value() && b.has_value());
+    EXPECT_EQ(a->count, b->count);
+    EXPECT_EQ(a->min, b->min);
+    EXPECT_EQ(a->max, b->max);
+    EXPECT_NEAR(a->sum, b->sum, 1e-9 * a->sum);
+    for (const char* stat : {"med", "p(90)", "p(95)", "p(99)", "p(99.9)"}) {
+      SCOPED_TRACE(stat);
+      EXPECT_EQ(a->Value(stat, absl::Seconds(kIntervals)),
+                b->Value(stat, absl::Seconds(kIntervals)));
+    }
+    EXPECT_EQ(one.Totals("http_reqs", filter)->sum, three.Totals("http_reqs", filter)->sum);
+  }
+  EXPECT_EQ(one.Totals("http_reqs")->sum, kIntervals * kSamplesPerInterval);
 }
 
 }  // namespace
