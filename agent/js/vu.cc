@@ -539,7 +539,9 @@ v8::MaybeLocal<v8::Value> VuImpl::CallExport(const std::string& name, int argc,
     }
     if (promise->State() == v8::Promise::kFulfilled) result = promise->Result();
   }
-  if (ok && !try_catch.HasTerminated()) return result;
+  // An interrupt that arrived while the VU waited (sleep, HTTP) may let the function return
+  // before V8 acts on the termination: the iteration is still an interrupted one.
+  if (ok && !try_catch.HasTerminated() && !interrupted()) return result;
 
   if (try_catch.HasTerminated() || interrupted() || aborted_) {
     *hard_stop = true;
