@@ -312,6 +312,11 @@ class Distributed(harness.VolleyTestCase):
             self.assertExitCode(proc, harness.EXIT_OK)
             self.assertEqual([self.agent_vus(a, since) for a in agents], [4, 3, 3],
                              f"run {attempt + 1}: VUs of agents in --agent order")
+            # The run ends when the last agent is done, not later.
+            last_done = max(a.wait_line("test done", 5, since=since)[0] for a in agents)
+            ended = proc.lines[-1][0]
+            print(f"controller exited {ended - last_done:.2f} s after the last agent's Done")
+            self.assertLess(ended - last_done, 1.0, proc.describe())
         # Weighted by worker threads 1:1:2.
         since = time.monotonic()
         trio = [agents[0], agents[1], big]
@@ -343,6 +348,45 @@ class Distributed(harness.VolleyTestCase):
         self.assertLessEqual(skew_ms, 6, f"first iterations' starts (ms): {starts}")
 
     # ---- lifecycle ----
+
+    def test_thresholds_and_handle_summary_see_the_merged_data(self):
+        agents = self.start_agents(3)
+        # 30 iterations/s over 3 agents: the merged count passes 30 after 1 s, while no single
+        # agent would reach it before 3 s; delayAbortEval holds the abort until 3 s. abortOnFail
+        # must act on the merged count, and not before the delay.
+        options = {"scenarios": {"car": {"executor": "constant-arrival-rate", "rate": 30,
+                                         "duration": "20s", "preAllocatedVUs": 6}},
+                   "thresholds": {"iterations": [{"threshold": "count<30", "abortOnFail": True,
+                                                  "delayAbortEval": "3s"}]}}
+        started = time.monotonic()
+        proc = self.run_to_end(agents, options, harness.run_id(), export=None, timeout_s=30)
+        took = time.monotonic() - started
+        self.assertExitCode(proc, harness.EXIT_THRESHOLDS_FAILED)
+        print(f"abortOnFail with delayAbortEval 3s: run ended after {took:.2f} s")
+        self.assertGreater(took, 3.0, "delayAbortEval" + proc.describe())
+        self.assertLess(took, 5.5, "abortOnFail on the merged count" + proc.describe())
+
+        # handleSummary runs on the controller with k6's data shape, holding the merged totals.
+        self.script = self.write("dist_summary.js", SCRIPT + r"""
+export function handleSummary(data) {
+  return { 'handle-summary.json': JSON.stringify(data) };
+}
+""")
+        rid = harness.run_id()
+        options = {"scenarios": {"p": {"executor": "per-vu-iterations", "vus": 6,
+                                       "iterations": 10}}}
+        proc = self.run_to_end(agents, options, rid)
+        self.assertExitCode(proc, harness.EXIT_OK)
+        with open(os.path.join(self.workdir, "handle-summary.json")) as f:
+            data = json.load(f)
+        values = lambda m: data["metrics"][m]["values"]
+        self.assertEqual(values("iterations")["count"], 60)
+        self.assertEqual(values("http_reqs")["count"], 62)
+        self.assertEqual(len(self.server_requests(rid, settle_want=62)), 62)
+        self.assertIn("p(95)", values("http_req_duration"))
+        self.assertEqual(data["metrics"]["http_req_duration"]["type"], "trend")
+        self.assertIn("testRunDurationMs", data["state"])
+        self.assertIn("root_group", data)
 
     def test_ctrl_c_stops_gracefully_then_at_once(self):
         agents = self.start_agents(3)
