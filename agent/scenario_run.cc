@@ -327,12 +327,19 @@ void ScenarioRun::Dispatch(Worker* worker, std::vector<VuSlot*> slots) {
     SleepUntil(loop, when);
     if (Stopping()) break;
 
-    VuSlot* free_slot = nullptr;
-    for (VuSlot* slot : slots) {
-      if (slot->parked != nullptr && !slot->work && !slot->broken) {
-        free_slot = slot;
-        break;
+    auto find_free = [&slots]() -> VuSlot* {
+      for (VuSlot* slot : slots) {
+        if (slot->parked != nullptr && !slot->work && !slot->broken) return slot;
       }
+      return nullptr;
+    };
+    VuSlot* free_slot = find_free();
+    if (free_slot == nullptr) {
+      // Behind schedule this fiber hands out iterations without yielding, so VUs whose
+      // iteration has ended may not have parked yet: one loop turn lets them before a drop.
+      loop->Yield();
+      if (Stopping()) break;
+      free_slot = find_free();
     }
     if (free_slot == nullptr) {
       dropped_.fetch_add(1, std::memory_order_relaxed);

@@ -304,17 +304,24 @@ void TestRun::Stop(bool immediate) {
     return;
   }
   if (was_stopping) return;
-  // Graceful: running iterations get their scenario's gracefulStop, then are interrupted.
-  absl::Duration grace = absl::ZeroDuration();
+  // Graceful: running iterations get their own scenario's gracefulStop, then are interrupted.
+  std::vector<std::pair<absl::Duration, ScenarioRun*>> graces;
   for (auto& scenario : impl->scenarios) {
-    grace = std::max(grace, scenario->config().GracefulStopOrDefault());
+    graces.push_back({scenario->config().GracefulStopOrDefault(), scenario.get()});
   }
-  impl->grace_timer = std::thread([impl, grace] {
+  std::sort(graces.begin(), graces.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  const auto stop_at = std::chrono::steady_clock::now();
+  impl->grace_timer = std::thread([impl, graces, stop_at] {
     std::unique_lock<std::mutex> lock(impl->mu);
-    if (!impl->cv.wait_for(lock, absl::ToChronoNanoseconds(grace),
-                           [&] { return impl->finished || impl->shutting_down; })) {
+    for (const auto& [grace, scenario] : graces) {
+      if (impl->cv.wait_until(lock, stop_at + absl::ToChronoNanoseconds(grace),
+                              [&] { return impl->finished || impl->shutting_down; })) {
+        return;
+      }
       lock.unlock();
-      for (auto& scenario : impl->scenarios) scenario->InterruptBusy();
+      scenario->InterruptBusy();
+      lock.lock();
     }
   });
 }

@@ -4,7 +4,7 @@
 # was (user + system of the volley process, all its threads, as wait4 reports them) and how far
 # the achieved rate fell from the scheduled one, with dropped iterations and start delays.
 #
-# Environment: BENCH_RATE (iterations/s, default 10000), BENCH_SECONDS (default 10),
+# Environment: BENCH_RATE (iterations/s, default 5000), BENCH_SECONDS (default 10),
 # BENCH_VUS (preAllocatedVUs = maxVUs, default 200), VOLLEY_BUILD_DIR (default build),
 # VOLLEY_BUILD_JOBS (default 2). Reuses running servers from tests/servers if their env file
 # (VOLLEY_TEST_ENV, default build/test-servers.env) names a live bench nginx, else starts the
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 exec </dev/null
 
-rate="${BENCH_RATE:-10000}"
+rate="${BENCH_RATE:-5000}"
 seconds="${BENCH_SECONDS:-10}"
 vus="${BENCH_VUS:-200}"
 build="${VOLLEY_BUILD_DIR:-build}"
