@@ -4,6 +4,7 @@
 // thread touches the Store and the thresholds.
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -197,6 +198,7 @@ class Controller {
   int exit_code_ = kExitOk;
   bool stop_sent_ = false;
   bool lost_abort_ = false;
+  absl::Time stop_deadline_ = absl::InfiniteFuture();  // after an immediate stop
   bool thresholds_aborted_ = false;
   bool script_aborted_ = false;
   std::string abort_reason_;
@@ -318,6 +320,12 @@ void Controller::StopAll(bool immediate, const std::string& reason) {
     if (!agent.done && !agent.ended) agent.session->Send(message);
   }
   stop_sent_ = true;
+  // An agent that cannot stop (a VU stuck in a JS loop, say) must not hold the run forever: give
+  // up on it a while after an immediate stop, at once-ish after a second Ctrl+C.
+  if (immediate) {
+    absl::Time limit = absl::Now() + (g_signals.load() >= 2 ? absl::Seconds(5) : absl::Seconds(30));
+    stop_deadline_ = std::min(stop_deadline_, limit);
+  }
 }
 
 void Controller::HandleEvent(AgentEvent event) {
@@ -325,7 +333,7 @@ void Controller::HandleEvent(AgentEvent event) {
   const std::string& name = agent_names_[event.agent];
   if (!event.message) {
     agent.ended = true;
-    if (!agent.done) {
+    if (!agent.done && !agent.lost) {
       agent.lost = true;
       agent.vus = 0;
       PrintError(absl::StrCat("agent ", name, " lost: ",
@@ -431,6 +439,17 @@ void Controller::MergeLoop() {
   while (!all_finished()) {
     auto event = queue_.Pop(absl::Milliseconds(50));
     if (event) HandleEvent(std::move(*event));
+    if (absl::Now() > stop_deadline_) {
+      for (auto& agent : agents_) {
+        if (agent.done || agent.lost) continue;
+        PrintError(absl::StrCat("agent ", agent.session->name(),
+                                " did not stop in time after an immediate stop; leaving it"));
+        agent.lost = true;
+        agent.vus = 0;
+        agent.session->Cancel();
+        if (exit_code_ == kExitOk) exit_code_ = kExitGenericEngine;
+      }
+    }
 
     int signals = g_signals.load();
     if (signals > signals_seen) {
