@@ -265,7 +265,10 @@ void ScenarioRun::Drive(VuSlot* slot) {
     shared_.active_vus->fetch_add(on ? 1 : -1);
     active_.fetch_add(on ? 1 : -1);
   };
-  while (!Stopping() && !slot->broken) {
+  // Only ramping-vus goes on after an interrupted iteration: gracefulRampDown interrupts a VU
+  // that may be scheduled again later. Elsewhere an interrupt means the scenario is over.
+  const bool renewable = config_.executor == ExecutorType::kRampingVus;
+  while (!Stopping() && (!slot->broken || renewable)) {
     const absl::Duration offset = FromSteady(loop->Now() - steady_start_);
     const VuAction action = NextVuAction(share_, slot->index, slot->iterations, offset);
     if (action.kind == VuAction::kDone) break;
@@ -274,6 +277,7 @@ void ScenarioRun::Drive(VuSlot* slot) {
       SleepUntil(loop, steady_start_ + ToSteady(action.wake));
       continue;
     }
+    if (slot->broken && !RenewVu(slot)) break;
     const std::int64_t in_instance = next_iteration_.fetch_add(1, std::memory_order_relaxed);
     if (config_.executor == ExecutorType::kSharedIterations && in_instance >= share_.iterations) {
       break;
@@ -281,11 +285,35 @@ void ScenarioRun::Drive(VuSlot* slot) {
     set_active(true);
     const auto deadline =
         steady_start_ + ToSteady(InterruptDeadline(share_, slot->index, offset));
-    if (!RunOne(slot, in_instance, share_.iteration_tuple.GlobalIndex(in_instance), deadline)) {
+    if (!RunOne(slot, in_instance, share_.iteration_tuple.GlobalIndex(in_instance), deadline) &&
+        !renewable) {
       break;
     }
   }
   set_active(false);
+}
+
+bool ScenarioRun::RenewVu(VuSlot* slot) {
+  // The hard stop left the fiber's interrupt flag set; the new VU's sleeps and requests must
+  // not see it.
+  slot->worker->loop()->ClearInterrupt();
+  slot->vu.reset();
+  absl::Time began = absl::Now();
+  absl::StatusOr<std::unique_ptr<js::Vu>> vu =
+      shared_.renew_vu ? shared_.renew_vu(slot)
+                       : absl::StatusOr<std::unique_ptr<js::Vu>>(
+                             absl::UnavailableError("no VU factory"));
+  if (!vu.ok()) {
+    Log("agent")->error("could not renew an interrupted VU scenario={} vu={} error={}",
+                        config_.name, slot->id_in_instance, std::string(vu.status().message()));
+    return false;
+  }
+  slot->vu = *std::move(vu);
+  slot->broken = false;
+  Log("agent")->debug("vu renewed after gracefulRampDown scenario={} vu={} took_ms={}",
+                      config_.name, slot->id_in_instance,
+                      absl::ToInt64Milliseconds(absl::Now() - began));
+  return true;
 }
 
 void ScenarioRun::DriveArrivals(VuSlot* slot) {

@@ -111,6 +111,10 @@ class ScenarioRun {
     std::function<void()> on_driver_done;             // any worker thread
     std::string options_json;
     metrics::MetricId start_delay_metric = 0;         // iteration_start_delay trend
+    // A fresh VU for `slot` (initialised, with the setup data), made on the slot's fiber. Used
+    // when a ramping-vus VU interrupted by gracefulRampDown is scheduled again: an interrupted
+    // V8 VU cannot run further iterations, k6 would reuse it.
+    std::function<absl::StatusOr<std::unique_ptr<js::Vu>>(VuSlot*)> renew_vu;
   };
 
   ScenarioRun(ScenarioConfig config, ExecutionTuple tuple, Shared shared);
@@ -154,6 +158,8 @@ class ScenarioRun {
   // executors, time for the others.
   double ProgressAt(absl::Duration elapsed) const;
   void SleepUntil(loop::Loop* loop, loop::Clock::time_point until) const;
+  // Replaces the interrupted VU of `slot` (on its fiber). False when that failed.
+  bool RenewVu(VuSlot* slot);
   bool Stopping() const { return shared_.stop->graceful.load(std::memory_order_relaxed); }
 
   ScenarioConfig config_;

@@ -42,8 +42,9 @@ std::ostream& operator<<(std::ostream& os, const Iter& r) {
 using Duration = std::function<absl::Duration(std::int64_t vu, std::int64_t iteration)>;
 
 // Plays ScenarioRun::Drive for every VU of `share` on a virtual clock. A VU whose iteration is
-// still running at its InterruptDeadline is interrupted there and iters nothing more (as a
-// hard-stopped VU does). Events at the same instant run in VU order.
+// still running at its InterruptDeadline is interrupted there; it runs nothing more, except
+// under ramping-vus, where it may be scheduled again (Drive renews it). Events at the same
+// instant run in VU order.
 std::vector<Iter> SimulateVus(const ScenarioShare& share, std::int64_t vus, const Duration& took) {
   std::vector<Iter> iters;
   std::vector<std::int64_t> iterations(static_cast<std::size_t>(vus), 0);
@@ -68,6 +69,7 @@ std::vector<Iter> SimulateVus(const ScenarioShare& share, std::int64_t vus, cons
     ++iterations[vu];
     if (end > deadline) {
       iters.push_back({vu, now, deadline, true, number});
+      if (share.executor == ExecutorType::kRampingVus) events.push({deadline, vu});
       continue;
     }
     iters.push_back({vu, now, end, false, number});
@@ -148,7 +150,7 @@ TEST(SharedIterations, VusShareExactlyTheIterations) {
   config.vus = 3;
   config.iterations = 10;
   const ScenarioShare share = Plan(config, ExecutionTuple());
-  // VU n takes (n+1) * 100 ms per iteration: the fastest iters the most.
+  // VU n takes (n+1) * 100 ms per iteration: the fastest runs the most.
   const std::vector<Iter> iters =
       SimulateVus(share, share.vus, [](std::int64_t vu, auto) { return Ms(100 * (vu + 1)); });
   std::vector<int> per_vu(3, 0);
@@ -200,7 +202,7 @@ TEST(RampingVus, ActiveVusFollowTheRampAtEveryInstant) {
     busy.push_back(BusyAt(iters, absl::Seconds(second) + Ms(50)));
   }
   EXPECT_THAT(busy, ElementsAre(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
-  // VU 9 iters from 10 s to 11 s: 10 iterations.
+  // VU 9 runs from 10 s to 11 s: 10 iterations.
   EXPECT_EQ(std::count_if(iters.begin(), iters.end(), [](const Iter& r) { return r.vu == 9; }), 10);
 }
 
@@ -233,6 +235,26 @@ TEST(RampingVus, GracefulRampDownInterruptsOnlyWhatOutlivesIt) {
     EXPECT_THAT(SimulateVus(share, share.vus, [](auto, auto) { return Ms(1600); }),
                 ElementsAreArray(c.want));
   }
+}
+
+TEST(RampingVus, AVuCutByRampDownRunsAgainWhenScheduledAgain) {
+  // 2 VUs for 1 s, 1 VU for 1 s, 2 VUs for 1 s; iterations of 700 ms, gracefulRampDown 200 ms,
+  // no gracefulStop. VU 1 is cut at 1.2 s, comes back at 2 s, and is cut again at the end.
+  ScenarioConfig config = Config(ExecutorType::kRampingVus);
+  config.start_vus = 2;
+  config.stages = {{absl::Seconds(1), 2}, {absl::ZeroDuration(), 1}, {absl::Seconds(1), 1},
+                   {absl::ZeroDuration(), 2}, {absl::Seconds(1), 2}};
+  config.graceful_ramp_down = Ms(200);
+  config.graceful_stop = absl::ZeroDuration();
+  const ScenarioShare share = Plan(config, ExecutionTuple());
+  std::vector<Iter> vu1;
+  for (const Iter& it : SimulateVus(share, share.vus, [](auto, auto) { return Ms(700); })) {
+    if (it.vu == 1) vu1.push_back(it);
+  }
+  EXPECT_THAT(vu1, ElementsAre(Iter{1, Ms(0), Ms(700), false, 1},
+                               Iter{1, Ms(700), Ms(1200), true, 3},
+                               Iter{1, Ms(2000), Ms(2700), false, 5},
+                               Iter{1, Ms(2700), Ms(3000), true, 7}));
 }
 
 TEST(RampingVus, ADescheduledVuWaitsForItsNextTurn) {
@@ -341,7 +363,7 @@ TEST(ConstantArrivalRate, GracefulStopCutsIterationsThatOutliveIt) {
 }
 
 TEST(ConstantArrivalRate, WorkersAndAgentsTogetherStartEveryIterationOnce) {
-  // 200/s for 10 s: 2,000 iterations whether one agent with one worker iters them, or three
+  // 200/s for 10 s: 2,000 iterations whether one agent with one worker runs them, or three
   // agents with two workers each; every start instant is k * 5 ms, each exactly once.
   const ScenarioConfig config = ConstantRate(200, absl::Seconds(10), 30);
   std::vector<absl::Duration> want;
