@@ -113,6 +113,8 @@ struct Aggregator::Impl {
   bool warned_cardinality = false;
   std::int64_t interval_start_ns = 0;
 
+  void AddToSeries(SeriesState& s, double value, std::int64_t unix_ns);
+
   void Drop() {
     ++dropped;
     if (!warned_cardinality) {
@@ -144,28 +146,43 @@ TagSetId Aggregator::Intern(const TagSet& tags) {
 
 void Aggregator::Add(MetricId metric, TagSetId tags, double value) { Add(metric, tags, value, 0); }
 
-void Aggregator::Add(MetricId metric, TagSetId tags, double value, std::int64_t unix_ns) {
+Aggregator::SeriesId Aggregator::Series(MetricId metric, TagSetId tags) {
   Impl& m = *impl_;
-  if (tags == kDroppedTagSet) {
-    m.Drop();
-    return;
-  }
+  if (tags == kDroppedTagSet) return kDroppedSeries;
   std::uint64_t key = (static_cast<std::uint64_t>(metric) << 32) | tags;
   auto [it, inserted] =
       m.series_index.try_emplace(key, static_cast<std::uint32_t>(m.series.size()));
   if (inserted) {
     if (m.series.size() >= m.max_series) {
       m.series_index.erase(it);
-      m.Drop();
-      return;
+      return kDroppedSeries;
     }
     SeriesState& s = m.series.emplace_back();
     s.metric = metric;
     s.tags = tags;
     s.type = m.registry->Get(metric).type;
   }
+  return it->second;
+}
 
-  SeriesState& s = m.series[it->second];
+void Aggregator::AddTo(SeriesId series, double value) {
+  if (series == kDroppedSeries) {
+    impl_->Drop();
+    return;
+  }
+  impl_->AddToSeries(impl_->series[series], value, 0);
+}
+
+void Aggregator::Add(MetricId metric, TagSetId tags, double value, std::int64_t unix_ns) {
+  SeriesId series = Series(metric, tags);
+  if (series == kDroppedSeries) {
+    impl_->Drop();
+    return;
+  }
+  impl_->AddToSeries(impl_->series[series], value, unix_ns);
+}
+
+void Aggregator::Impl::AddToSeries(SeriesState& s, double value, std::int64_t unix_ns) {
   switch (s.type) {
     case MetricType::kTrend:
       s.hist.Add(value);

@@ -43,6 +43,15 @@ class Aggregator {
   // `unix_ns` is the sample's time; only gauges use it (MergeBatchInto keeps the newest value).
   void Add(MetricId metric, TagSetId tags, double value, std::int64_t unix_ns);
 
+  // A (metric, tag set) series resolved once, for callers that add to the same series again and
+  // again (a VU's request metrics): AddTo() then skips the hash lookup. Valid for the
+  // Aggregator's lifetime; kDroppedSeries when the cardinality guard refused the series.
+  using SeriesId = std::uint32_t;
+  static constexpr SeriesId kDroppedSeries = 0xffffffffu;
+  SeriesId Series(MetricId metric, TagSetId tags);
+  // Same as Add(metric, tags, value) for the series' metric and tags.
+  void AddTo(SeriesId series, double value);
+
   // Moves everything aggregated since the last call into `out` (which is cleared first: metrics
   // by name, series with sorted tags, in first-seen order; dropped_series) and starts a new
   // interval. `now_unix_ns` closes the interval; the first interval starts at construction or at

@@ -30,6 +30,34 @@ Histogram FromSeries(const volley::v1::Series& s) {
   return h;
 }
 
+TEST(Aggregator, AddToAResolvedSeriesEqualsAddAcrossIntervals) {
+  Registry registry;
+  Aggregator agg(&registry, 2);
+  TagSetId id = agg.Intern({{"status", "200"}});
+  Aggregator::SeriesId reqs = agg.Series(builtin::kHttpReqs, id);
+  Aggregator::SeriesId duration = agg.Series(builtin::kHttpReqDuration, id);
+  EXPECT_EQ(agg.Series(builtin::kHttpReqs, id), reqs);  // the same series, resolved again
+  EXPECT_EQ(agg.Series(builtin::kHttpReqFailed, id), Aggregator::kDroppedSeries);  // guard: 2
+
+  for (int interval = 0; interval < 2; ++interval) {
+    SCOPED_TRACE(interval);
+    agg.AddTo(reqs, 1);
+    agg.Add(builtin::kHttpReqs, id, 1);
+    agg.AddTo(duration, 5);
+    agg.AddTo(Aggregator::kDroppedSeries, 1);
+    volley::v1::MetricBatch batch;
+    agg.TakeBatch(1000 * (interval + 1), &batch);
+    const auto* r = FindSeries(batch, "http_reqs", {{"status", "200"}});
+    const auto* d = FindSeries(batch, "http_req_duration", {{"status", "200"}});
+    ASSERT_NE(r, nullptr);
+    ASSERT_NE(d, nullptr);
+    EXPECT_EQ(r->count(), 2u);
+    EXPECT_EQ(r->sum(), 2);
+    EXPECT_EQ(d->count(), 1u);
+    EXPECT_EQ(batch.dropped_series(), 1u);
+  }
+}
+
 TEST(Aggregator, AggregatesEachMetricTypeIntoOneSeriesPerTagSet) {
   Registry registry;
   Aggregator agg(&registry);
