@@ -14,88 +14,117 @@ double NowMs() {
   return std::chrono::duration<double, std::milli>(loop::Clock::now().time_since_epoch()).count();
 }
 
-// check(value, {name: fn|bool, ...}, tags?) -> true when every check passed.
-void Check(const v8::FunctionCallbackInfo<v8::Value>& args) {
+// check(value, {name: fn|bool, ...}, tags?) -> true when every check passed. The loop over the
+// checks is JavaScript (kCheckSource): calling each check function from JS and reading the keys
+// with Object.keys is several times cheaper than doing both through the C++ API. Each result
+// goes to RecordCheck; a throwing check counts as failed, then the exception goes on (as in k6).
+constexpr char kCheckSource[] = R"js(
+(function (inInit, record) {
+  'use strict';
+  function fail(error) {
+    Error.captureStackTrace(error, check);  // report the script's line, not this one
+    throw error;
+  }
+  function check(value, sets, tags) {
+    if (inInit()) fail(new Error('Using check() in the init context is not supported'));
+    if (sets === null || (typeof sets !== 'object' && typeof sets !== 'function')) {
+      fail(new TypeError('check() needs an object of checks as its second argument'));
+    }
+    const names = Object.keys(sets);
+    let all = true;
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i];
+      const c = sets[name];
+      let passed;
+      if (typeof c === 'function') {
+        try {
+          passed = !!c(value);
+        } catch (e) {
+          record(name, false, tags);
+          throw e;
+        }
+      } else {
+        passed = !!c;
+      }
+      record(name, passed, tags);
+      if (!passed) all = false;
+    }
+    return all;
+  }
+  return check;
+})
+)js";
+
+void CheckInInit(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  args.GetReturnValue().Set(VuImpl::From(args.GetIsolate())->in_init());
+}
+
+// record(name, passed, tags): one `checks` sample. Check names are property keys, so the same
+// check in the next iteration passes the same (internalized) string: a small per-VU memo keyed
+// by that string finds its series without converting or hashing the name.
+void RecordCheck(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
   VuImpl* vu = VuImpl::From(isolate);
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
-  if (vu->in_init()) {
-    ThrowError(isolate, "Using check() in the init context is not supported");
-    return;
+  v8::Local<v8::Value> name = args[0];
+  double passed = args[1]->BooleanValue(isolate) ? 1 : 0;
+  bool has_tags = args.Length() > 2 && !args[2]->IsNullOrUndefined();
+  metrics::Aggregator* agg = vu->aggregator();
+
+  std::vector<VuImpl::CheckMemo>& memo = vu->check_memo;
+  if (vu->check_memo_epoch != vu->tags_epoch()) {
+    memo.clear();
+    vu->check_memo_epoch = vu->tags_epoch();
   }
-  if (args.Length() < 2 || !args[1]->IsObject()) {
-    ThrowTypeError(isolate, "check() needs an object of checks as its second argument");
-    return;
+  if (!has_tags && name->IsString()) {
+    for (const VuImpl::CheckMemo& m : memo) {
+      if (m.group == vu->group_path() && m.name.Get(isolate)->StrictEquals(name)) {
+        agg->AddTo(m.series, passed);
+        return;
+      }
+    }
   }
+
   metrics::TagSet extra;
-  if (args.Length() > 2) ReadStringPairs(isolate, context, args[2], &extra);
-  v8::Local<v8::Object> checks = args[1].As<v8::Object>();
-  v8::Local<v8::Array> names;
-  // Own enumerable string keys, as strings: the variant V8 answers from the map's enum cache.
-  if (!checks
-           ->GetPropertyNames(
-               context, v8::KeyCollectionMode::kOwnOnly,
-               static_cast<v8::PropertyFilter>(v8::ONLY_ENUMERABLE | v8::SKIP_SYMBOLS),
-               v8::IndexFilter::kIncludeIndices, v8::KeyConversionMode::kConvertToString)
-           .ToLocal(&names)) {
-    return;
+  if (has_tags) ReadStringPairs(isolate, context, args[2], &extra);
+  std::string check_name = ToStdString(isolate, name);
+  metrics::TagSetId tags;
+  if (extra.empty()) {
+    metrics::TagSetId* cached =
+        vu->CachedTags(absl::StrCat("check\x1f", vu->group_path(), "\x1f", check_name));
+    if (*cached == ~metrics::TagSetId{0}) {
+      metrics::TagSet tag_set;
+      vu->AppendContextTags(&tag_set);
+      if (vu->SystemTagEnabled(kTagGroup)) tag_set.emplace_back("group", vu->group_path());
+      if (vu->SystemTagEnabled(kTagCheck)) tag_set.emplace_back("check", check_name);
+      *cached = agg->Intern(tag_set);
+    }
+    tags = *cached;
+  } else {
+    metrics::TagSet with_check;
+    if (vu->SystemTagEnabled(kTagCheck)) with_check.emplace_back("check", check_name);
+    with_check.insert(with_check.end(), extra.begin(), extra.end());
+    tags = vu->ContextTagsWith(with_check);
   }
-  v8::Local<v8::Value> subject = args[0];
-
-  bool all_passed = true;
-  for (uint32_t i = 0; i < names->Length(); ++i) {
-    v8::Local<v8::Value> name = names->Get(context, i).ToLocalChecked();
-    v8::Local<v8::Value> check;
-    if (!checks->Get(context, name).ToLocal(&check)) return;
-    bool passed;
-    v8::Local<v8::Value> thrown;
-    if (check->IsFunction()) {
-      v8::TryCatch try_catch(isolate);
-      v8::Local<v8::Value> result;
-      if (check.As<v8::Function>()
-              ->Call(context, v8::Undefined(isolate), 1, &subject)
-              .ToLocal(&result)) {
-        passed = result->BooleanValue(isolate);
-      } else {
-        if (try_catch.HasTerminated()) {
-          try_catch.ReThrow();
-          return;
-        }
-        // A throwing check counts as failed, then the exception goes on (k6 does the same).
-        passed = false;
-        thrown = try_catch.Exception();
-      }
-    } else {
-      passed = check->BooleanValue(isolate);
-    }
-
-    std::string check_name = ToStdString(isolate, name);
-    metrics::TagSetId tags;
-    if (extra.empty()) {
-      metrics::TagSetId* cached =
-          vu->CachedTags(absl::StrCat("check\x1f", vu->group_path(), "\x1f", check_name));
-      if (*cached == ~metrics::TagSetId{0}) {
-        metrics::TagSet tag_set;
-        vu->AppendContextTags(&tag_set);
-        if (vu->SystemTagEnabled(kTagGroup)) tag_set.emplace_back("group", vu->group_path());
-        if (vu->SystemTagEnabled(kTagCheck)) tag_set.emplace_back("check", check_name);
-        *cached = vu->aggregator()->Intern(tag_set);
-      }
-      tags = *cached;
-    } else {
-      metrics::TagSet with_check;
-      if (vu->SystemTagEnabled(kTagCheck)) with_check.emplace_back("check", check_name);
-      with_check.insert(with_check.end(), extra.begin(), extra.end());
-      tags = vu->ContextTagsWith(with_check);
-    }
-    vu->aggregator()->Add(metrics::builtin::kChecks, tags, passed ? 1 : 0);
-    all_passed = all_passed && passed;
-    if (!thrown.IsEmpty()) {
-      isolate->ThrowException(thrown);
-      return;
-    }
+  metrics::Aggregator::SeriesId series = agg->Series(metrics::builtin::kChecks, tags);
+  agg->AddTo(series, passed);
+  if (!has_tags && name->IsString() && memo.size() < VuImpl::kCheckMemoSize) {
+    memo.push_back({v8::Global<v8::String>(isolate, name.As<v8::String>()), vu->group_path(),
+                    series});
   }
-  args.GetReturnValue().Set(all_passed);
+}
+
+v8::Local<v8::Function> MakeCheck(v8::Isolate* isolate, v8::Local<v8::Context> context) {
+  v8::ScriptOrigin origin(isolate, V8Name(isolate, "k6:check"));
+  v8::Local<v8::Script> script =
+      v8::Script::Compile(context, V8Str(isolate, kCheckSource), &origin).ToLocalChecked();
+  v8::Local<v8::Function> factory = script->Run(context).ToLocalChecked().As<v8::Function>();
+  v8::Local<v8::Value> natives[] = {
+      NewMethodTemplate(isolate, &CheckInInit)->GetFunction(context).ToLocalChecked(),
+      NewMethodTemplate(isolate, &RecordCheck)->GetFunction(context).ToLocalChecked()};
+  return factory->Call(context, v8::Undefined(isolate), 2, natives)
+      .ToLocalChecked()
+      .As<v8::Function>();
 }
 
 // group(name, fn) -> fn's result; fn runs with the group path extended by "::name".
@@ -226,7 +255,7 @@ void Open(const v8::FunctionCallbackInfo<v8::Value>& args) {
 
 v8::Local<v8::Object> BuildK6Module(v8::Isolate* isolate, v8::Local<v8::Context> context) {
   v8::Local<v8::Object> k6 = v8::Object::New(isolate);
-  SetMethod(isolate, context, k6, "check", &Check);
+  k6->Set(context, V8Name(isolate, "check"), MakeCheck(isolate, context)).Check();
   SetMethod(isolate, context, k6, "group", &Group);
   SetMethod(isolate, context, k6, "sleep", &Sleep);
   SetMethod(isolate, context, k6, "fail", &Fail);

@@ -5,6 +5,8 @@
 // request metrics come from the VU's tag cache, so a repeated request interns nothing.
 #include <algorithm>
 #include <cctype>
+#include <iterator>
+#include <tuple>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -270,11 +272,19 @@ bool IsExpected(const RequestSpec& spec, const loop::HttpResponse& r) {
   return false;
 }
 
-// One request's samples (one hop of a redirect chain).
-void EmitHop(VuImpl* vu, const RequestSpec& spec, const loop::HttpResponse& r,
-             const std::string& url) {
-  bool expected = spec.has_callback && IsExpected(spec, r);
-  const std::string& name = spec.name_tag.empty() ? url : spec.name_tag;
+// The request metrics of a hop, in the order of HopMemo::series.
+constexpr metrics::MetricId kHopMetrics[] = {
+    metrics::builtin::kHttpReqs,           metrics::builtin::kHttpReqDuration,
+    metrics::builtin::kHttpReqBlocked,     metrics::builtin::kHttpReqConnecting,
+    metrics::builtin::kHttpReqTlsHandshaking, metrics::builtin::kHttpReqSending,
+    metrics::builtin::kHttpReqWaiting,     metrics::builtin::kHttpReqReceiving,
+    metrics::builtin::kHttpReqFailed,
+};
+static_assert(std::size(kHopMetrics) == std::tuple_size_v<decltype(VuImpl::HopMemo::series)>);
+
+// The tag set of a hop: from the VU's tag cache, interning on a miss.
+metrics::TagSetId HopTags(VuImpl* vu, const RequestSpec& spec, const loop::HttpResponse& r,
+                          const std::string& url, const std::string& name, bool expected) {
   std::string key =
       absl::StrCat("http\x1f", vu->group_path(), "\x1f", spec.request.method, "\x1f", url, "\x1f",
                    name, "\x1f", r.status, "\x1f", r.proto, "\x1f", r.error_code, "\x1f",
@@ -307,19 +317,51 @@ void EmitHop(VuImpl* vu, const RequestSpec& spec, const loop::HttpResponse& r,
     tags.insert(tags.end(), spec.user_tags.begin(), spec.user_tags.end());
     *cached = vu->aggregator()->Intern(tags);
   }
-  metrics::TagSetId tags = *cached;
+  return *cached;
+}
+
+// One request's samples (one hop of a redirect chain). A hop tagged like the VU's previous one
+// (the common case: a script repeating its requests) reuses that hop's resolved series.
+void EmitHop(VuImpl* vu, const RequestSpec& spec, const loop::HttpResponse& r,
+             const std::string& url) {
+  bool expected = spec.has_callback && IsExpected(spec, r);
+  const std::string& name = spec.name_tag.empty() ? url : spec.name_tag;
+  char expected_flag = spec.has_callback ? (expected ? '1' : '0') : '-';
   metrics::Aggregator* agg = vu->aggregator();
-  namespace b = metrics::builtin;
+  VuImpl::HopMemo& memo = vu->hop_memo;
+  bool same = memo.epoch == vu->tags_epoch() && memo.status == r.status &&
+              memo.error_code == r.error_code && memo.expected == expected_flag &&
+              memo.url == url && memo.name == name && memo.method == spec.request.method &&
+              memo.group == vu->group_path() && memo.proto == r.proto &&
+              memo.tls_version == r.tls_version && memo.error == r.error &&
+              memo.user_tags == spec.user_tags;
+  if (!same) {
+    metrics::TagSetId tags = HopTags(vu, spec, r, url, name, expected);
+    memo.epoch = vu->tags_epoch();
+    memo.status = r.status;
+    memo.error_code = r.error_code;
+    memo.expected = expected_flag;
+    memo.url = url;
+    memo.name = name;
+    memo.method = spec.request.method;
+    memo.group = vu->group_path();
+    memo.proto = r.proto;
+    memo.tls_version = r.tls_version;
+    memo.error = r.error;
+    memo.user_tags = spec.user_tags;
+    for (std::size_t i = 0; i < std::size(kHopMetrics); ++i) {
+      // http_req_failed only exists with a response callback; no series without samples.
+      bool used = kHopMetrics[i] != metrics::builtin::kHttpReqFailed || spec.has_callback;
+      memo.series[i] =
+          used ? agg->Series(kHopMetrics[i], tags) : metrics::Aggregator::kDroppedSeries;
+    }
+  }
+
   const loop::HttpTimings& t = r.timings;
-  agg->Add(b::kHttpReqs, tags, 1);
-  agg->Add(b::kHttpReqDuration, tags, t.duration);
-  agg->Add(b::kHttpReqBlocked, tags, t.blocked);
-  agg->Add(b::kHttpReqConnecting, tags, t.connecting);
-  agg->Add(b::kHttpReqTlsHandshaking, tags, t.tls_handshaking);
-  agg->Add(b::kHttpReqSending, tags, t.sending);
-  agg->Add(b::kHttpReqWaiting, tags, t.waiting);
-  agg->Add(b::kHttpReqReceiving, tags, t.receiving);
-  if (spec.has_callback) agg->Add(b::kHttpReqFailed, tags, expected ? 0 : 1);
+  const double values[] = {1,          t.duration, t.blocked, t.connecting, t.tls_handshaking,
+                           t.sending,  t.waiting,  t.receiving};
+  for (std::size_t i = 0; i < std::size(values); ++i) agg->AddTo(memo.series[i], values[i]);
+  if (spec.has_callback) agg->AddTo(memo.series[8], expected ? 0 : 1);
   vu->AddTraffic(r.bytes_sent, r.bytes_received);
 }
 
@@ -515,7 +557,7 @@ v8::Local<v8::Value> BuildField(v8::Isolate* isolate, v8::Local<v8::Context> con
       if (d->response_type == ResponseType::kBinary) return NewArrayBuffer(isolate, r.body);
       return V8Str(isolate, r.body);
     case kHeaders:
-      return HeadersObject(isolate, context, r.headers);
+      return HeadersObject(isolate, context, loop::ParseHeaders(r.raw_headers));
     case kUrl:
       return V8Str(isolate, r.url.empty() ? d->request_url : r.url);
     case kProto:

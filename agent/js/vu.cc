@@ -232,6 +232,7 @@ VuImpl::~VuImpl() {
   hasher_template.Reset();
   statuses_key.Reset();
   test_options.Reset();
+  check_memo.clear();
   context_.Reset();
   http_.reset();
   isolate_->Dispose();
@@ -436,6 +437,7 @@ void VuImpl::ContextChanged() {
   for (const auto& tag : vu_tags_) context_tags_.push_back(tag);
   group_tags_cache_.clear();
   tags_cache_.clear();
+  ++tags_epoch_;
 }
 
 void VuImpl::UpdateContext(const IterationInfo& info) {
@@ -602,10 +604,16 @@ absl::StatusOr<bool> VuImpl::RunIteration(const IterationInfo& info, ScriptError
   ScriptError local_error;
   ScriptError* err = error != nullptr ? error : &local_error;
   bool ok = !CallExport(info.exec, 1, &data, err, &interrupted_now).IsEmpty();
-  double duration_ms = NowMs() - start_ms;
+  double end_ms = NowMs();
+  double duration_ms = end_ms - start_ms;
   group_path_.clear();
   EmitIterationSamples(duration_ms, !interrupted_now);
-  RunPlatformTasks();
+  // V8's own tasks (GC steps) wait up to kPumpIntervalMs: pumping takes the platform's lock
+  // and a queue lookup, too much to pay on every short iteration.
+  if (end_ms - last_pump_ms_ >= kPumpIntervalMs) {
+    last_pump_ms_ = end_ms;
+    RunPlatformTasks();
+  }
   info_ = &default_info_;
 
   if (interrupted_now && !err->aborted) return absl::CancelledError("interrupted");

@@ -7,6 +7,7 @@
 
 #include <v8.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -108,6 +109,32 @@ class VuImpl final : public Vu {
   // A tag-set cache for the hot paths (checks, requests). Keys must include everything that
   // decides the tags besides the context; the cache is emptied when the context changes.
   metrics::TagSetId* CachedTags(const std::string& key);
+  // Changes whenever the context tags do (hot-path memos compare it).
+  std::uint64_t tags_epoch() const { return tags_epoch_; }
+
+  // The tag inputs of this VU's last request hop and the series they resolved to (k6_http.cc),
+  // so a repeated request adds its samples without building a cache key.
+  struct HopMemo {
+    std::uint64_t epoch = ~std::uint64_t{0};
+    int status = 0;
+    int error_code = 0;
+    char expected = 0;  // '1', '0', or '-' without a response callback
+    std::string url, name, method, group, proto, tls_version, error;
+    metrics::TagSet user_tags;
+    std::array<metrics::Aggregator::SeriesId, 9> series{};  // kHopMetrics order
+  };
+  HopMemo hop_memo;
+
+  // Checks recorded without extra tags: name (an internalized key string), group, series
+  // (k6_core.cc). Emptied when the context tags change (check_memo_epoch).
+  struct CheckMemo {
+    v8::Global<v8::String> name;
+    std::string group;
+    metrics::Aggregator::SeriesId series;
+  };
+  static constexpr std::size_t kCheckMemoSize = 32;
+  std::vector<CheckMemo> check_memo;
+  std::uint64_t check_memo_epoch = ~std::uint64_t{0};
 
   // exec.vu.tags / exec.vu.metrics.metadata.
   std::map<std::string, std::string>& vu_tags() { return vu_tags_; }
@@ -218,9 +245,13 @@ class VuImpl final : public Vu {
   metrics::TagSet context_tags_;  // without group
   std::unordered_map<std::string, metrics::TagSetId> group_tags_cache_;
   std::unordered_map<std::string, metrics::TagSetId> tags_cache_;
+  std::uint64_t tags_epoch_ = 0;
 
   std::uint64_t bytes_sent_ = 0;
   std::uint64_t bytes_received_ = 0;
+
+  static constexpr double kPumpIntervalMs = 10;
+  double last_pump_ms_ = 0;  // when RunIteration last ran the platform's tasks
 };
 
 }  // namespace volley::js

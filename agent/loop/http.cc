@@ -14,6 +14,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string_view>
 #include <tuple>
@@ -238,8 +239,7 @@ size_t WriteHeader(char* data, size_t size, size_t count, void* userp) {
   std::string_view line(data, len);
   if (line.starts_with("HTTP/")) {
     // A new header block (an interim 1xx response came before): keep only the last one.
-    slot->out->headers.clear();
-    slot->out->headers.reserve(16);
+    slot->out->raw_headers.clear();
     if (slot->https && slot->tls_version.empty()) {
       curl_tlssessioninfo* info = nullptr;
       if (curl_easy_getinfo(slot->easy, CURLINFO_TLS_SSL_PTR, &info) == CURLE_OK &&
@@ -251,14 +251,27 @@ size_t WriteHeader(char* data, size_t size, size_t count, void* userp) {
     return len;
   }
   if (slot->saw_body) return len;  // trailers: k6 does not list them with the headers
-  std::size_t colon = line.find(':');
-  if (colon == std::string_view::npos) return len;  // the blank line, or garbage
-  std::string_view name = Trim(line.substr(0, colon));
-  std::string_view value = Trim(line.substr(colon + 1));
-  auto& header = slot->out->headers.emplace_back(
-      std::piecewise_construct, std::forward_as_tuple(name), std::forward_as_tuple(value));
-  CanonicalizeInPlace(header.first);
+  if (line.find(':') == std::string_view::npos) return len;  // the blank line, or garbage
+  // One append per line; the fields are parsed only if the script reads them (ParseHeaders).
+  std::string& raw = slot->out->raw_headers;
+  if (raw.capacity() < 512) raw.reserve(512);
+  raw.append(line);
+  if (!line.ends_with('\n')) raw.append("\r\n");
   return len;
+}
+
+// Whether any variable that curl (and Go, hence k6) takes a proxy from is set. Read once: the
+// environment does not change under a running test.
+bool ProxyFromEnvironment() {
+  static const bool any = [] {
+    for (const char* name : {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
+                             "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"}) {
+      const char* value = std::getenv(name);
+      if (value != nullptr && value[0] != '\0') return true;
+    }
+    return false;
+  }();
+  return any;
 }
 
 size_t ReadBody(char* buffer, size_t size, size_t count, void* userp) {
@@ -394,6 +407,22 @@ std::string CanonicalHeaderKey(std::string_view name) {
   return out;
 }
 
+HeaderList ParseHeaders(std::string_view raw_headers) {
+  HeaderList headers;
+  while (!raw_headers.empty()) {
+    std::size_t end = raw_headers.find('\n');
+    std::string_view line = raw_headers.substr(0, end);
+    raw_headers.remove_prefix(end == std::string_view::npos ? raw_headers.size() : end + 1);
+    std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    auto& header = headers.emplace_back(std::piecewise_construct,
+                                        std::forward_as_tuple(Trim(line.substr(0, colon))),
+                                        std::forward_as_tuple(Trim(line.substr(colon + 1))));
+    CanonicalizeInPlace(header.first);
+  }
+  return headers;
+}
+
 struct HttpClient::Impl {
   Impl(Loop* l, HttpClientOptions o) : loop(l), loop_impl(l->impl()), options(std::move(o)) {
     EnsureCurlGlobalInit();
@@ -491,6 +520,12 @@ Slot* HttpClient::Impl::AcquireSlot(Batch* batch) {
       curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     if (connect_to != nullptr) curl_easy_setopt(e, CURLOPT_CONNECT_TO, connect_to);
+    if (!ProxyFromEnvironment()) {
+      // No proxy variables: say so once, or curl looks each of them up again for every
+      // transfer (a walk over the environment per name).
+      curl_easy_setopt(e, CURLOPT_PROXY, "");
+      curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+    }
     slots.push_back(std::move(fresh));
   }
   slot->in_use = true;

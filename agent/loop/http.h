@@ -44,7 +44,10 @@ struct HttpResponse {
   int status = 0;      // 0 when no response arrived
   std::string proto;   // "HTTP/1.1", "HTTP/2.0"
   std::string url;     // final URL after redirects
-  HeaderList headers;  // canonical names ("Content-Type"), in arrival order
+  // The final header block as received: its "Name: value" lines, each ending in "\r\n" (the
+  // status line and the blank line left out). Kept raw because most scripts never read
+  // headers; ParseHeaders() turns it into fields.
+  std::string raw_headers;
   std::string body;
   HttpTimings timings;
   std::string remote_ip;
@@ -73,6 +76,10 @@ struct HttpClientOptions {
 // A header name in the canonical form Go (and so k6) uses: "content-type" -> "Content-Type".
 // Names with characters outside the HTTP token set are returned unchanged.
 std::string CanonicalHeaderKey(std::string_view name);
+
+// The fields of HttpResponse::raw_headers with canonical names ("Content-Type"), values trimmed,
+// in arrival order. Lines without a colon are skipped.
+HeaderList ParseHeaders(std::string_view raw_headers);
 
 // Lifetimes: the Loop outlives its HttpClients, and an HttpClient outlives every Do/DoBatch in
 // progress on it, i.e. destroy it once the fibers using it are gone (after Run returned). The

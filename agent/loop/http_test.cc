@@ -34,10 +34,20 @@ HttpRequest Get(const std::string& url) {
 }
 
 std::string HeaderValue(const HttpResponse& r, const std::string& name) {
-  for (const auto& [k, v] : r.headers) {
+  for (const auto& [k, v] : ParseHeaders(r.raw_headers)) {
     if (k == name) return v;
   }
   return "<missing>";
+}
+
+TEST(ParseHeaders, CanonicalNamesTrimmedValuesInOrder) {
+  HeaderList h = ParseHeaders(
+      "content-type: text/plain\r\nX-TWO:  a b \r\nno colon here\r\nset-cookie: x=1\r\n"
+      "Set-Cookie: y=2\nlast:v");
+  HeaderList want = {{"Content-Type", "text/plain"}, {"X-Two", "a b"}, {"Set-Cookie", "x=1"},
+                     {"Set-Cookie", "y=2"}, {"Last", "v"}};
+  EXPECT_EQ(h, want);
+  EXPECT_TRUE(ParseHeaders("").empty());
 }
 
 TEST(CanonicalHeaderKey, MatchesGoCanonicalForm) {
