@@ -328,12 +328,18 @@ void ScenarioRun::DriveArrivals(VuSlot* slot) {
       slot->parked = nullptr;
       continue;
     }
-    ArrivalIteration it = *slot->work;
-    bool ok = RunOne(slot, it.iteration_in_instance, it.iteration_in_test, hard_stop_);
+    // Numbered when started, as k6 does: dropped iterations leave no gaps in
+    // exec.scenario.iterationInInstance / iterationInTest.
+    const std::int64_t in_instance = next_iteration_.fetch_add(1, std::memory_order_relaxed);
+    bool ok = RunOne(slot, in_instance, share_.iteration_tuple.GlobalIndex(in_instance),
+                     hard_stop_);
     slot->work.reset();
     active_.fetch_sub(1);
-    shared_.active_vus->fetch_sub(1);
     if (!ok) break;
+  }
+  if (slot->counted_active) {
+    slot->counted_active = false;
+    shared_.active_vus->fetch_sub(1);
   }
 }
 
@@ -347,6 +353,12 @@ void ScenarioRun::Dispatch(Worker* worker, std::vector<VuSlot*> slots) {
   metrics::TagSetId tags = aggregator->Intern({{"scenario", config_.name}});
 
   SleepUntil(loop, steady_start_);
+  // k6 activates every arrival-rate VU for the whole scenario (vus, exec.instance.vusActive);
+  // the scenario's own count (progress) is the VUs inside an iteration.
+  if (!Stopping()) {
+    for (VuSlot* slot : slots) slot->counted_active = true;
+    shared_.active_vus->fetch_add(static_cast<std::int64_t>(slots.size()));
+  }
   ArrivalDispatch dispatch(share_, mine, stride);
   while (!Stopping()) {
     std::optional<ArrivalIteration> it = dispatch.Next();
@@ -384,7 +396,6 @@ void ScenarioRun::Dispatch(Worker* worker, std::vector<VuSlot*> slots) {
     aggregator->Add(shared_.start_delay_metric, tags, std::max(0.0, late_ms));
     free_slot->work = *it;
     active_.fetch_add(1);
-    shared_.active_vus->fetch_add(1);
     loop->Unpark(free_slot->parked);
   }
   // No more iterations from here: idle drivers leave, busy ones leave after their iteration.

@@ -42,6 +42,7 @@ struct VuSlot {
   loop::Fiber* parked = nullptr;
   std::optional<ArrivalIteration> work;
   bool arrivals_done = false;        // the dispatcher has no more iterations for it
+  bool counted_active = false;       // counted in the agent's active VUs by the dispatcher
 };
 
 // ---- Scheduling decisions: pure functions of the plan and a time offset, no clock. The drivers
