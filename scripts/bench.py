@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Requests per CPU-second of wrk, a bare libcurl loop and Volley against one nginx.
 
-Run by scripts/bench.sh, which starts the bench nginx and builds the binaries. Each load
-generator runs once, for a bounded time, as a child of this process; its CPU time is what
+Run by scripts/bench.sh, which starts the bench nginx and builds the binaries. Each round runs
+every load generator once, in turn, for a bounded time, as a child of this process; the table
+shows each tool's median round by requests per CPU-second, with every round's rate beside it
+(the machine may be shared: one round is noisy). A run's CPU time is what
 os.wait4 reports for it (user + system, its threads and any children it reaped included), so
 the three are measured the same way. The nginx worker's CPU over the same interval is shown
 for context. Python 3 standard library only.
@@ -153,6 +155,7 @@ def main():
     p.add_argument("--server-pid", type=int, default=0, help="nginx master, for its CPU")
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--connections", type=int, default=50, help="wrk -c, curl connections, VUs")
+    p.add_argument("--runs", type=int, default=1, help="rounds; the table shows medians")
     p.add_argument("--curl-loop", required=True)
     p.add_argument("--loop-http", help="Volley's loop without V8 (tests/bench), if built")
     p.add_argument("--volley", required=True)
@@ -164,19 +167,28 @@ def main():
     if a.loop_http and os.access(a.loop_http, os.X_OK):
         benches.append(("loop_http", lambda: bench_bare("loop_http", a.loop_http, a)))
     benches.append(("volley", lambda: bench_volley(a)))
-    runs = []
-    for name, bench in benches:
-        print(f"bench: {name} ({a.seconds} s, {a.connections} connections)...", flush=True)
-        runs.append(bench())
+    rounds = {name: [] for name, _ in benches}
+    for i in range(max(1, a.runs)):
+        for name, bench in benches:
+            print(f"bench: {name} ({a.seconds} s, {a.connections} connections, "
+                  f"round {i + 1}/{max(1, a.runs)})...", flush=True)
+            rounds[name].append(bench())
 
+    def median_run(runs):
+        ok = sorted((r for r in runs if r.per_cpu_s is not None), key=lambda r: r.per_cpu_s)
+        return ok[(len(ok) - 1) // 2] if ok else runs[-1]
+
+    runs = [median_run(rounds[name]) for name, _ in benches]
     print()
     print(f"{'tool':<10} {'requests':>10} {'wall s':>7} {'CPU s':>7} {'req/s':>9} "
           f"{'req/CPU-s':>10} {'nginx CPU s':>11}  note")
     for r in runs:
         rate = r.requests / r.wall_s if r.requests is not None and r.wall_s else None
+        every = ", ".join(fmt(x.per_cpu_s, ",.0f") for x in rounds[r.name])
+        note = r.error or (f"median of {len(rounds[r.name])}: {every}" if a.runs > 1 else "")
         print(f"{r.name:<10} {fmt(r.requests, 'd'):>10} {fmt(r.wall_s, '.1f'):>7} "
               f"{fmt(r.cpu_s, '.2f'):>7} {fmt(rate, ',.0f'):>9} {fmt(r.per_cpu_s, ',.0f'):>10} "
-              f"{fmt(r.server_cpu_s, '.2f'):>11}  {r.error or ''}")
+              f"{fmt(r.server_cpu_s, '.2f'):>11}  {note}")
     by_name = {r.name: r for r in runs}
     volley = by_name["volley"].per_cpu_s
     print()
@@ -184,7 +196,7 @@ def main():
         base = by_name[other].per_cpu_s
         ratio = volley / base if volley and base else None
         print(f"requests per CPU-second, volley / {other}: {fmt(ratio, '.2f')}")
-    return 1 if any(r.error for r in runs) else 0
+    return 1 if any(r.error for rs in rounds.values() for r in rs) else 0
 
 
 if __name__ == "__main__":
