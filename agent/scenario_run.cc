@@ -373,6 +373,8 @@ void ScenarioRun::Dispatch(Worker* worker, std::vector<VuSlot*> slots) {
       }
       return nullptr;
     };
+    // TODO(cross-worker): only this worker's VUs are looked at; with every one of them busy
+    // the iteration is dropped even if another worker has a free VU (k6 has one pool).
     VuSlot* free_slot = find_free();
     if (free_slot == nullptr) {
       // Behind schedule this fiber hands out iterations without yielding, so VUs whose

@@ -204,9 +204,12 @@ std::unique_ptr<TestRun> TestRun::Create(const volley::v1::Prepare& prepare,
   };
   // How late arrival-rate iterations start against their schedule: coordinated omission shows
   // here instead of being hidden.
-  auto delay_metric = impl->registry.Register("iteration_start_delay", metrics::MetricType::kTrend,
+  auto delay_metric = impl->registry.Register(kIterationStartDelayMetric, metrics::MetricType::kTrend,
                                               metrics::ValueType::kTime);
   shared.start_delay_metric = delay_metric.ok() ? *delay_metric : 0;
+  // TODO(vu-reuse): k6 hands VUs from a finished scenario to a later one, so its vus_max is
+  // the most VUs needed at once (PlanTest's max_possible_vus); here every scenario has its own
+  // VUs and vus_max is their sum. Same load, more memory for sequential scenarios.
   std::int64_t total_vus = 0;
   for (const auto& [name, config] : *impl->options.scenarios) {
     auto run = std::make_unique<ScenarioRun>(config, impl->tuple, shared);

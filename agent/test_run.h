@@ -22,6 +22,10 @@ inline constexpr int kExitInvalidConfig = 104;
 inline constexpr int kExitScriptException = 107;
 inline constexpr int kExitScriptAborted = 108;
 
+// How late each arrival-rate iteration started against its schedule (trend, time): registered
+// by every agent, and by the controller so that thresholds may name it.
+inline constexpr char kIterationStartDelayMetric[] = "iteration_start_delay";
+
 struct TestRunSettings {
   int workers = 0;  // 0: one per core
   // Called on the sender thread: one batch per interval, then one with final=true.

@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "agent/js/vu.h"
 #include "agent/server.h"
+#include "agent/test_run.h"
 #include "common/logging.h"
 #include "common/metrics/store.h"
 #include "common/metrics/threshold.h"
@@ -575,6 +576,9 @@ int Controller::Run() {
       std::cerr << "ERRO invalid options:\n  - thresholds: " << parsed.status().message() << "\n";
       return kExitInvalidConfig;
     }
+    // Metrics only agents emit, which thresholds may still name.
+    (void)host_.registry()->Register(agent::kIterationStartDelayMetric,
+                                     metrics::MetricType::kTrend, metrics::ValueType::kTime);
     absl::Status valid = parsed->Validate(*host_.registry());
     if (!valid.ok()) {
       std::cerr << "ERRO invalid options:\n";

@@ -97,6 +97,8 @@ class Scenarios(harness.VolleyTestCase):
 import http from 'k6/http';
 export const options = {
   discardResponseBodies: true,
+  // Thresholds may name the metrics only agents emit.
+  thresholds: { iteration_start_delay: ['max>=0'], dropped_iterations: ['count<1'] },
   scenarios: {
     car: { executor: 'constant-arrival-rate', rate: 200, timeUnit: '1s', duration: '10s',
            preAllocatedVUs: 30, maxVUs: 30 },
@@ -117,6 +119,7 @@ export default function () { http.get(__ENV.URL); }
                 delay = summary["metrics"].get("iteration_start_delay")
                 self.assertIsNotNone(delay, "no iteration_start_delay" + res.describe())
                 self.assertIn("p(95)", delay)
+                self.assertIn("max>=0", delay.get("thresholds", {}), res.describe())
 
     def test_all_executors_side_by_side(self):
         rid = harness.run_id()
