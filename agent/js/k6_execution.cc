@@ -1,6 +1,8 @@
 // The `k6/execution` module: exec.vu, exec.scenario, exec.instance and exec.test, read live from
 // the VU's IterationInfo through accessors. exec.vu.tags (and exec.vu.metrics.tags) is an object
 // whose writes change the tags of every later sample of this VU.
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "agent/js/v8_util.h"
 #include "agent/js/vu_impl.h"
@@ -98,11 +100,32 @@ std::map<std::string, std::string>& TagMapOf(const v8::PropertyCallbackInfo<T>& 
   return info.Data()->IsTrue() ? vu->vu_metadata() : vu->vu_tags();
 }
 
+// k6's VU tags start from options.tags, the scenario's tags and its name (the `scenario`
+// tag); what the script sets (vu_tags()) goes on top. Metadata has no such base.
+const std::string* BaseTag(VuImpl* vu, const std::string& key) {
+  const IterationInfo& it = vu->info();
+  if (key == "scenario") return &it.scenario;
+  if (auto found = it.scenario_tags.find(key); found != it.scenario_tags.end()) {
+    return &found->second;
+  }
+  for (const auto& [k, v] : vu->test().global_tags) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+template <typename T>
+const std::string* LookupTag(const v8::PropertyCallbackInfo<T>& info, const std::string& key) {
+  auto& tags = TagMapOf(info);
+  if (auto it = tags.find(key); it != tags.end()) return &it->second;
+  if (info.Data()->IsTrue()) return nullptr;
+  return BaseTag(VuImpl::From(info.GetIsolate()), key);
+}
+
 void TagGet(v8::Local<v8::Name> name, const v8::PropertyCallbackInfo<v8::Value>& info) {
   if (!name->IsString()) return;
-  auto& tags = TagMapOf(info);
-  auto it = tags.find(ToStdString(info.GetIsolate(), name));
-  if (it != tags.end()) info.GetReturnValue().Set(V8Str(info.GetIsolate(), it->second));
+  const std::string* value = LookupTag(info, ToStdString(info.GetIsolate(), name));
+  if (value != nullptr) info.GetReturnValue().Set(V8Str(info.GetIsolate(), *value));
 }
 
 void TagSet(v8::Local<v8::Name> name, v8::Local<v8::Value> value,
@@ -121,8 +144,7 @@ void TagSet(v8::Local<v8::Name> name, v8::Local<v8::Value> value,
 
 void TagQuery(v8::Local<v8::Name> name, const v8::PropertyCallbackInfo<v8::Integer>& info) {
   if (!name->IsString()) return;
-  auto& tags = TagMapOf(info);
-  if (tags.count(ToStdString(info.GetIsolate(), name)) > 0) {
+  if (LookupTag(info, ToStdString(info.GetIsolate(), name)) != nullptr) {
     info.GetReturnValue().Set(static_cast<int>(v8::None));
   }
 }
@@ -138,10 +160,17 @@ void TagDelete(v8::Local<v8::Name> name, const v8::PropertyCallbackInfo<v8::Bool
 void TagEnumerate(const v8::PropertyCallbackInfo<v8::Array>& info) {
   v8::Isolate* isolate = info.GetIsolate();
   v8::Local<v8::Context> context = isolate->GetCurrentContext();
-  auto& tags = TagMapOf(info);
-  v8::Local<v8::Array> names = v8::Array::New(isolate, static_cast<int>(tags.size()));
+  std::set<std::string> keys;
+  for (const auto& [key, value] : TagMapOf(info)) keys.insert(key);
+  if (!info.Data()->IsTrue()) {
+    VuImpl* vu = VuImpl::From(isolate);
+    keys.insert("scenario");
+    for (const auto& [key, value] : vu->info().scenario_tags) keys.insert(key);
+    for (const auto& [key, value] : vu->test().global_tags) keys.insert(key);
+  }
+  v8::Local<v8::Array> names = v8::Array::New(isolate, static_cast<int>(keys.size()));
   uint32_t i = 0;
-  for (const auto& [key, value] : tags) names->Set(context, i++, V8Str(isolate, key)).Check();
+  for (const std::string& key : keys) names->Set(context, i++, V8Str(isolate, key)).Check();
   info.GetReturnValue().Set(names);
 }
 

@@ -456,7 +456,8 @@ TEST_F(VuTest, ExecutionModule) {
         iterationInInstance: exec.vu.iterationInInstance, name: exec.scenario.name,
         executor: exec.scenario.executor, iterationInTest: exec.scenario.iterationInTest,
         vusInitialized: exec.instance.vusInitialized, vus: exec.test.options.vus,
-        tag: exec.vu.tags.mytag, keys: Object.keys(exec.vu.tags),
+        tag: exec.vu.tags.mytag, scenarioTag: exec.vu.tags.scenario,
+        keys: Object.keys(exec.vu.tags),
       };
       throw new Error(JSON.stringify(out));
     }
@@ -473,7 +474,7 @@ TEST_F(VuTest, ExecutionModule) {
   EXPECT_EQ(error.message,
             R"(Error: {"idInTest":1,"iterationInScenario":4,"iterationInInstance":9,"name":"sc",)"
             R"("executor":"constant-vus","iterationInTest":17,"vusInitialized":3,"vus":3,)"
-            R"("tag":"v1","keys":["mytag"]})");
+            R"("tag":"v1","scenarioTag":"sc","keys":["mytag","scenario"]})");
   TakeBatch();
   EXPECT_EQ(Count("checks", {{"mytag", "v1"}, {"scenario", "sc"}}), 1u);
 }
