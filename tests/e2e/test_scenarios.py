@@ -8,6 +8,7 @@ the suite pays for the wall-clock time once.
   seven scenarios of all six executors       -> exact per-scenario counts (iterations{scenario:x}),
                                                 exec/env/tags/startTime, gracefulRampDown,
                                                 dropped_iterations, unique idInTest/iterationInTest
+  --vus/--iterations, --vus/--duration, stages -> the "default" scenario, exact counts
   exec.test.abort()                          -> exit 108
   broken scenarios                           -> every problem at once, exit 104
 """
@@ -278,6 +279,39 @@ export default function () {
         for log in logs:
             with open(log, errors="replace") as f:
                 self.assertRegex(f.read(), r"(?i)segment", f"{log} ran no share")
+
+    def test_shortcut_options_become_the_default_scenario(self):
+        script = self.write("short.js", """
+import { sleep } from 'k6';
+import exec from 'k6/execution';
+export default function () {
+  if (exec.scenario.name !== 'default') throw new Error('scenario ' + exec.scenario.name);
+  sleep(0.5);
+}
+""")
+        stages = self.write("stages.js", """
+import { sleep } from 'k6';
+export const options = { stages: [{ duration: '0s', target: 2 }, { duration: '1s', target: 2 }] };
+export default function () { sleep(0.5); }
+""")
+        cases = {  # flags -> iterations of the default scenario
+            "iterations": (["--vus", "2", "--iterations", "10"], script, 10),  # shared-iterations
+            "duration": (["--vus", "3", "--duration", "2s"], script, 12),  # constant-vus: 4 each
+            "stages": ([], stages, 4),  # ramping-vus: 2 VUs for 1 s
+        }
+        started = time.monotonic()
+        procs = {}
+        for name, (flags, path, _) in cases.items():
+            args = [harness.volley_bin(), "run", "--no-color", "--quiet", *flags,
+                    "--summary-export", f"summary-{name}.json", path]
+            procs[name] = (args, harness.start(args, self.workdir))
+        for name, (args, proc) in procs.items():
+            with self.subTest(case=name):
+                res = harness.finish(proc, args, 60, started)
+                self.assertExit(res, harness.EXIT_OK)
+                summary = harness.read_summary(self.workdir, res, f"summary-{name}.json")
+                self.assertEqual(harness.metric(summary, "iterations", "count"), cases[name][2],
+                                 res.describe())
 
     def test_abort_exits_108(self):
         script = self.write("abort.js", """
