@@ -70,7 +70,7 @@ struct RequestSpec {
   metrics::TagSet user_tags;
   ResponseType response_type = ResponseType::kText;
   bool has_callback = true;
-  std::vector<std::pair<int, int>> expected;
+  std::vector<std::pair<int, int>> expected;  // responseCallback's ranges; empty: the VU's
 };
 
 std::string FormEscape(std::string_view s) {
@@ -253,7 +253,6 @@ bool ParseRequest(VuImpl* vu, v8::Local<v8::Context> context, std::string method
       }
     }
   }
-  if (spec->has_callback && spec->expected.empty()) spec->expected = vu->expected_statuses;
   if (!response_type_set && test.discard_response_bodies) {
     spec->response_type = ResponseType::kNone;
   }
@@ -264,9 +263,10 @@ bool ParseRequest(VuImpl* vu, v8::Local<v8::Context> context, std::string method
   return true;
 }
 
-bool IsExpected(const RequestSpec& spec, const loop::HttpResponse& r) {
+// Whether the status is one the request's callback expects (its own ranges, or the VU's).
+bool IsExpected(const VuImpl* vu, const RequestSpec& spec, const loop::HttpResponse& r) {
   if (r.error_code != 0 && r.status == 0) return false;
-  for (const auto& [min, max] : spec.expected) {
+  for (const auto& [min, max] : spec.expected.empty() ? vu->expected_statuses : spec.expected) {
     if (r.status >= min && r.status <= max) return true;
   }
   return false;
@@ -324,7 +324,7 @@ metrics::TagSetId HopTags(VuImpl* vu, const RequestSpec& spec, const loop::HttpR
 // (the common case: a script repeating its requests) reuses that hop's resolved series.
 void EmitHop(VuImpl* vu, const RequestSpec& spec, const loop::HttpResponse& r,
              const std::string& url) {
-  bool expected = spec.has_callback && IsExpected(spec, r);
+  bool expected = spec.has_callback && IsExpected(vu, spec, r);
   const std::string& name = spec.name_tag.empty() ? url : spec.name_tag;
   char expected_flag = spec.has_callback ? (expected ? '1' : '0') : '-';
   metrics::Aggregator* agg = vu->aggregator();

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <tuple>
 
+#include "absl/container/inlined_vector.h"
 #include "agent/loop/loop.h"
 #include "agent/loop/loop_impl.h"
 #include "common/logging.h"
@@ -190,9 +191,14 @@ struct Slot : CurlWaiter {
   std::vector<curl_slist> header_nodes;
 };
 
+// Small vectors of a batch live on the fiber's stack: a single request (the common case)
+// allocates nothing for its bookkeeping.
+template <typename T>
+using SmallVector = absl::InlinedVector<T, 4>;
+
 struct Batch {
   Fiber* fiber = nullptr;
-  std::vector<Slot*> completed;
+  SmallVector<Slot*> completed;
 };
 
 void OnTransferDone(CurlWaiter* waiter, CURLcode result) {
@@ -772,7 +778,7 @@ void HttpClient::Impl::Execute(const HttpRequest* requests, std::size_t n,
   int per_host = options.batch_per_host;
   std::vector<std::string> hosts;  // distinct hosts, only when limits apply
   std::vector<int> host_active;
-  std::vector<std::size_t> request_host(n, 0);
+  SmallVector<std::size_t> request_host(n, 0);
   if (n > 1 && per_host > 0) {
     for (std::size_t i = 0; i < n; ++i) {
       std::string key = LowerCopy(SplitUrl(requests[i].url).authority);
@@ -783,11 +789,11 @@ void HttpClient::Impl::Execute(const HttpRequest* requests, std::size_t n,
     host_active.assign(hosts.size(), 0);
   }
 
-  std::vector<std::size_t> pending;
+  SmallVector<std::size_t> pending;
   pending.reserve(n);
   for (std::size_t i = 0; i < n; ++i) pending.push_back(i);
   std::size_t active = 0;
-  std::vector<Slot*> finished;
+  SmallVector<Slot*> finished;
 
   while (true) {
     for (auto it = pending.begin(); it != pending.end() && active < max_active;) {
