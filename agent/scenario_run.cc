@@ -19,8 +19,8 @@ absl::Duration FromSteady(loop::Clock::duration d) {
 
 }  // namespace
 
-VuAction NextVuAction(const ScenarioShare& share, std::int64_t vu_index,
-                      std::int64_t vu_iterations, absl::Duration offset) {
+VuAction NextVuAction(const ScenarioShare& share, std::int64_t vu_index, std::int64_t vu_iterations,
+                      absl::Duration offset) {
   if (offset < absl::ZeroDuration()) return {VuAction::kWait, absl::ZeroDuration()};
   if (offset >= share.regular_duration) return {VuAction::kDone, absl::ZeroDuration()};
   switch (share.executor) {
@@ -76,7 +76,8 @@ std::optional<ArrivalIteration> ArrivalDispatch::Next() {
 
 void ErrorLog::Report(const js::ScriptError& error) {
   total_.fetch_add(1, std::memory_order_relaxed);
-  std::string key = error.location.empty() ? error.message : error.message + " at " + error.location;
+  std::string key =
+      error.location.empty() ? error.message : error.message + " at " + error.location;
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [message, count] : seen_) {
     if (message == key) {
@@ -91,7 +92,8 @@ void ErrorLog::Report(const js::ScriptError& error) {
 void ErrorLog::LogTotals() {
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [message, count] : seen_) {
-    if (count > 1) Log("vu")->warn("iteration error repeated count={} error=\"{}\"", count, message);
+    if (count > 1)
+      Log("vu")->warn("iteration error repeated count={} error=\"{}\"", count, message);
   }
 }
 
@@ -283,8 +285,7 @@ void ScenarioRun::Drive(VuSlot* slot) {
       break;
     }
     set_active(true);
-    const auto deadline =
-        steady_start_ + ToSteady(InterruptDeadline(share_, slot->index, offset));
+    const auto deadline = steady_start_ + ToSteady(InterruptDeadline(share_, slot->index, offset));
     if (!RunOne(slot, in_instance, share_.iteration_tuple.GlobalIndex(in_instance), deadline) &&
         !renewable) {
       break;
@@ -300,9 +301,9 @@ bool ScenarioRun::RenewVu(VuSlot* slot) {
   slot->vu.reset();
   absl::Time began = absl::Now();
   absl::StatusOr<std::unique_ptr<js::Vu>> vu =
-      shared_.renew_vu ? shared_.renew_vu(slot)
-                       : absl::StatusOr<std::unique_ptr<js::Vu>>(
-                             absl::UnavailableError("no VU factory"));
+      shared_.renew_vu
+          ? shared_.renew_vu(slot)
+          : absl::StatusOr<std::unique_ptr<js::Vu>>(absl::UnavailableError("no VU factory"));
   if (!vu.ok()) {
     Log("agent")->error("could not renew an interrupted VU scenario={} vu={} error={}",
                         config_.name, slot->id_in_instance, std::string(vu.status().message()));
@@ -331,8 +332,8 @@ void ScenarioRun::DriveArrivals(VuSlot* slot) {
     // Numbered when started, as k6 does: dropped iterations leave no gaps in
     // exec.scenario.iterationInInstance / iterationInTest.
     const std::int64_t in_instance = next_iteration_.fetch_add(1, std::memory_order_relaxed);
-    bool ok = RunOne(slot, in_instance, share_.iteration_tuple.GlobalIndex(in_instance),
-                     hard_stop_);
+    bool ok =
+        RunOne(slot, in_instance, share_.iteration_tuple.GlobalIndex(in_instance), hard_stop_);
     slot->work.reset();
     active_.fetch_sub(1);
     if (!ok) break;
@@ -347,8 +348,7 @@ void ScenarioRun::Dispatch(Worker* worker, std::vector<VuSlot*> slots) {
   loop::Loop* loop = worker->loop();
   std::vector<Worker*> workers = WorkersWithVus();
   const std::int64_t stride = static_cast<std::int64_t>(workers.size());
-  const std::int64_t mine =
-      std::find(workers.begin(), workers.end(), worker) - workers.begin();
+  const std::int64_t mine = std::find(workers.begin(), workers.end(), worker) - workers.begin();
   metrics::Aggregator* aggregator = worker->aggregator();
   metrics::TagSetId tags = aggregator->Intern({{"scenario", config_.name}});
 

@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,10 +19,10 @@
 #include "agent/js/vu.h"
 #include "agent/loop/loop.h"
 #include "agent/worker.h"
+#include "common/metrics/registry.h"
 #include "common/options.h"
 #include "common/schedule.h"
 #include "common/segment.h"
-#include "common/metrics/registry.h"
 #include "volley.pb.h"
 
 namespace volley::agent {
@@ -41,8 +41,8 @@ struct VuSlot {
   // Arrival-rate executors: the driver parks here until the dispatcher hands it an iteration.
   loop::Fiber* parked = nullptr;
   std::optional<ArrivalIteration> work;
-  bool arrivals_done = false;        // the dispatcher has no more iterations for it
-  bool counted_active = false;       // counted in the agent's active VUs by the dispatcher
+  bool arrivals_done = false;   // the dispatcher has no more iterations for it
+  bool counted_active = false;  // counted in the agent's active VUs by the dispatcher
 };
 
 // ---- Scheduling decisions: pure functions of the plan and a time offset, no clock. The drivers
@@ -57,8 +57,8 @@ struct VuAction {
   absl::Duration wake;  // kWait: look again at this offset
   friend bool operator==(const VuAction&, const VuAction&) = default;
 };
-VuAction NextVuAction(const ScenarioShare& share, std::int64_t vu_index,
-                      std::int64_t vu_iterations, absl::Duration offset);
+VuAction NextVuAction(const ScenarioShare& share, std::int64_t vu_index, std::int64_t vu_iterations,
+                      absl::Duration offset);
 
 // When an iteration that VU `vu_index` starts at `offset` is interrupted if it still runs:
 // ramping-vus, the first instant the plan's hard limit (gracefulRampDown, then gracefulStop)
@@ -109,9 +109,9 @@ class ScenarioRun {
     std::atomic<std::int64_t>* active_vus = nullptr;  // across the agent's scenarios
     std::atomic<std::int64_t>* completed = nullptr;   // iterations, across scenarios
     std::atomic<std::int64_t>* interrupted = nullptr;
-    std::function<void()> on_driver_done;             // any worker thread
+    std::function<void()> on_driver_done;  // any worker thread
     std::string options_json;
-    metrics::MetricId start_delay_metric = 0;         // iteration_start_delay trend
+    metrics::MetricId start_delay_metric = 0;  // iteration_start_delay trend
     // A fresh VU for `slot` (initialised, with the setup data), made on the slot's fiber. Used
     // when a ramping-vus VU interrupted by gracefulRampDown is scheduled again: an interrupted
     // V8 VU cannot run further iterations, k6 would reuse it.
@@ -172,7 +172,7 @@ class ScenarioRun {
   loop::Clock::time_point steady_start_;  // scenario start (test start + startTime)
   absl::Time wall_start_;
   absl::Time test_wall_start_;
-  loop::Clock::time_point hard_stop_;     // end + gracefulStop: running iterations interrupted
+  loop::Clock::time_point hard_stop_;  // end + gracefulStop: running iterations interrupted
 
   std::atomic<std::int64_t> next_iteration_{0};  // shared-iterations / instance numbering
   std::atomic<std::int64_t> completed_{0};

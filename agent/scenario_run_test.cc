@@ -100,10 +100,14 @@ TEST(ConstantVus, GracefulStopLetsAnIterationFinishOrInterruptsIt) {
   // 2 VUs, 1 s, iterations of 400 ms: both start at 0, 400 ms and 800 ms; the last ends at
   // 1.2 s, within a 300 ms gracefulStop, past a 100 ms one (interrupted at 1.1 s).
   const std::vector<Case> cases = {
-      {Ms(300), {{0, Ms(0), Ms(400), false, 0}, {0, Ms(400), Ms(800), false, 2},
-                 {0, Ms(800), Ms(1200), false, 4}}},
-      {Ms(100), {{0, Ms(0), Ms(400), false, 0}, {0, Ms(400), Ms(800), false, 2},
-                 {0, Ms(800), Ms(1100), true, 4}}},
+      {Ms(300),
+       {{0, Ms(0), Ms(400), false, 0},
+        {0, Ms(400), Ms(800), false, 2},
+        {0, Ms(800), Ms(1200), false, 4}}},
+      {Ms(100),
+       {{0, Ms(0), Ms(400), false, 0},
+        {0, Ms(400), Ms(800), false, 2},
+        {0, Ms(800), Ms(1100), true, 4}}},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(absl::StrCat("gracefulStop=", absl::FormatDuration(c.graceful_stop)));
@@ -112,7 +116,8 @@ TEST(ConstantVus, GracefulStopLetsAnIterationFinishOrInterruptsIt) {
     config.duration = absl::Seconds(1);
     config.graceful_stop = c.graceful_stop;
     const ScenarioShare share = Plan(config, ExecutionTuple());
-    const std::vector<Iter> iters = SimulateVus(share, share.vus, [](auto, auto) { return Ms(400); });
+    const std::vector<Iter> iters =
+        SimulateVus(share, share.vus, [](auto, auto) { return Ms(400); });
     std::vector<Iter> vu0;
     for (const Iter& r : iters) {
       if (r.vu == 0) vu0.push_back(r);
@@ -194,8 +199,7 @@ TEST(RampingVus, ActiveVusFollowTheRampAtEveryInstant) {
   config.start_vus = 0;
   config.stages = {{absl::Seconds(10), 10}, {absl::Seconds(10), 0}};
   const ScenarioShare share = Plan(config, ExecutionTuple());
-  const std::vector<Iter> iters =
-      SimulateVus(share, share.vus, [](auto, auto) { return Ms(100); });
+  const std::vector<Iter> iters = SimulateVus(share, share.vus, [](auto, auto) { return Ms(100); });
   for (const Iter& r : iters) ASSERT_FALSE(r.interrupted) << r;
   std::vector<std::int64_t> busy;
   for (int second = 0; second < 21; ++second) {
@@ -217,11 +221,13 @@ TEST(RampingVus, GracefulRampDownInterruptsOnlyWhatOutlivesIt) {
       // VU 1's iteration from 2 s would end at 3.6 s: past 3 s + 0.5 s, so cut at 3.5 s. VU 0's
       // second iteration (2.6..4.2 s) outlives the scenario and is cut at its end, 4 s.
       {Ms(500),
-       {{0, Ms(1000), Ms(2600), false, 0}, {1, Ms(2000), Ms(3500), true, 1},
+       {{0, Ms(1000), Ms(2600), false, 0},
+        {1, Ms(2000), Ms(3500), true, 1},
         {0, Ms(2600), Ms(4000), true, 2}}},
       // With 2 s of grace VU 1 finishes at 3.6 s and, no longer scheduled, stops.
       {Ms(2000),
-       {{0, Ms(1000), Ms(2600), false, 0}, {1, Ms(2000), Ms(3600), false, 1},
+       {{0, Ms(1000), Ms(2600), false, 0},
+        {1, Ms(2000), Ms(3600), false, 1},
         {0, Ms(2600), Ms(4000), true, 2}}},
   };
   for (const Case& c : cases) {
@@ -242,8 +248,11 @@ TEST(RampingVus, AVuCutByRampDownRunsAgainWhenScheduledAgain) {
   // no gracefulStop. VU 1 is cut at 1.2 s, comes back at 2 s, and is cut again at the end.
   ScenarioConfig config = Config(ExecutorType::kRampingVus);
   config.start_vus = 2;
-  config.stages = {{absl::Seconds(1), 2}, {absl::ZeroDuration(), 1}, {absl::Seconds(1), 1},
-                   {absl::ZeroDuration(), 2}, {absl::Seconds(1), 2}};
+  config.stages = {{absl::Seconds(1), 2},
+                   {absl::ZeroDuration(), 1},
+                   {absl::Seconds(1), 1},
+                   {absl::ZeroDuration(), 2},
+                   {absl::Seconds(1), 2}};
   config.graceful_ramp_down = Ms(200);
   config.graceful_stop = absl::ZeroDuration();
   const ScenarioShare share = Plan(config, ExecutionTuple());
@@ -251,10 +260,10 @@ TEST(RampingVus, AVuCutByRampDownRunsAgainWhenScheduledAgain) {
   for (const Iter& it : SimulateVus(share, share.vus, [](auto, auto) { return Ms(700); })) {
     if (it.vu == 1) vu1.push_back(it);
   }
-  EXPECT_THAT(vu1, ElementsAre(Iter{1, Ms(0), Ms(700), false, 1},
-                               Iter{1, Ms(700), Ms(1200), true, 3},
-                               Iter{1, Ms(2000), Ms(2700), false, 5},
-                               Iter{1, Ms(2700), Ms(3000), true, 7}));
+  EXPECT_THAT(
+      vu1,
+      ElementsAre(Iter{1, Ms(0), Ms(700), false, 1}, Iter{1, Ms(700), Ms(1200), true, 3},
+                  Iter{1, Ms(2000), Ms(2700), false, 5}, Iter{1, Ms(2700), Ms(3000), true, 7}));
 }
 
 TEST(RampingVus, ADescheduledVuWaitsForItsNextTurn) {
@@ -262,11 +271,12 @@ TEST(RampingVus, ADescheduledVuWaitsForItsNextTurn) {
   // scheduled again; when no later stage schedules it, it is done.
   ScenarioConfig config = Config(ExecutorType::kRampingVus);
   config.start_vus = 2;
-  config.stages = {{absl::ZeroDuration(), 1}, {absl::Seconds(2), 1}, {absl::ZeroDuration(), 2},
+  config.stages = {{absl::ZeroDuration(), 1},
+                   {absl::Seconds(2), 1},
+                   {absl::ZeroDuration(), 2},
                    {absl::Seconds(1), 2}};
   const ScenarioShare share = Plan(config, ExecutionTuple());
-  EXPECT_EQ(NextVuAction(share, 1, 0, Ms(500)),
-            (VuAction{VuAction::kWait, absl::Seconds(2)}));
+  EXPECT_EQ(NextVuAction(share, 1, 0, Ms(500)), (VuAction{VuAction::kWait, absl::Seconds(2)}));
   EXPECT_EQ(NextVuAction(share, 1, 0, absl::Seconds(2)).kind, VuAction::kRun);
   EXPECT_EQ(NextVuAction(share, 0, 0, Ms(500)).kind, VuAction::kRun);
   EXPECT_EQ(NextVuAction(share, 0, 5, absl::Seconds(3)).kind, VuAction::kDone);
@@ -300,8 +310,8 @@ ArrivalResult SimulateArrivals(const ScenarioShare& share, std::int64_t workers,
       const std::int64_t id = w * vus_per_worker + static_cast<std::int64_t>(index);
       const absl::Duration end = it->offset + took(id, done[index]++);
       const absl::Duration deadline = InterruptDeadline(share, id, it->offset);
-      result.iters.push_back({id, it->offset, std::min(end, deadline), end > deadline,
-                             it->iteration_in_instance});
+      result.iters.push_back(
+          {id, it->offset, std::min(end, deadline), end > deadline, it->iteration_in_instance});
       *vu = end > deadline ? absl::InfiniteDuration() : end;
     }
   }
@@ -333,10 +343,13 @@ TEST(ConstantArrivalRate, StartsOnScheduleAndDropsWhenNoVuIsFree) {
   // 10/s for 1 s with 2 VUs: one start every 100 ms. Iterations of 150 ms leave a VU free for
   // each; of 250 ms, every third start finds both VUs busy (k6 does not wait: it drops it).
   const std::vector<Case> cases = {
-      {"150ms", Ms(150),
+      {"150ms",
+       Ms(150),
        {Ms(0), Ms(100), Ms(200), Ms(300), Ms(400), Ms(500), Ms(600), Ms(700), Ms(800), Ms(900)},
        {}},
-      {"250ms", Ms(250), {Ms(0), Ms(100), Ms(300), Ms(400), Ms(600), Ms(700), Ms(900)},
+      {"250ms",
+       Ms(250),
+       {Ms(0), Ms(100), Ms(300), Ms(400), Ms(600), Ms(700), Ms(900)},
        {Ms(200), Ms(500), Ms(800)}},
   };
   for (const Case& c : cases) {
@@ -356,10 +369,10 @@ TEST(ConstantArrivalRate, GracefulStopCutsIterationsThatOutliveIt) {
   // would end at 1.6 s (also inside). With 1.5 s iterations the second is cut at 1.7 s.
   ArrivalResult r = SimulateArrivals(share, 1, 2, [](auto, auto) { return Ms(1100); });
   EXPECT_THAT(r.iters, ElementsAre(Iter{0, Ms(0), Ms(1100), false, 0},
-                                  Iter{1, Ms(500), Ms(1600), false, 1}));
+                                   Iter{1, Ms(500), Ms(1600), false, 1}));
   r = SimulateArrivals(share, 1, 2, [](auto, auto) { return Ms(1500); });
-  EXPECT_THAT(r.iters, ElementsAre(Iter{0, Ms(0), Ms(1500), false, 0},
-                                  Iter{1, Ms(500), Ms(1700), true, 1}));
+  EXPECT_THAT(r.iters,
+              ElementsAre(Iter{0, Ms(0), Ms(1500), false, 0}, Iter{1, Ms(500), Ms(1700), true, 1}));
 }
 
 TEST(ConstantArrivalRate, WorkersAndAgentsTogetherStartEveryIterationOnce) {
@@ -369,8 +382,8 @@ TEST(ConstantArrivalRate, WorkersAndAgentsTogetherStartEveryIterationOnce) {
   std::vector<absl::Duration> want;
   for (int k = 0; k < 2000; ++k) want.push_back(Ms(5 * k));
 
-  const ArrivalResult whole = SimulateArrivals(Plan(config, ExecutionTuple()), 1, 30,
-                                               [](auto, auto) { return Ms(20); });
+  const ArrivalResult whole =
+      SimulateArrivals(Plan(config, ExecutionTuple()), 1, 30, [](auto, auto) { return Ms(20); });
   EXPECT_THAT(Starts(whole.iters), ElementsAreArray(want));
   EXPECT_TRUE(whole.dropped.empty());
 

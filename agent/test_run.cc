@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <condition_variable>
 #include <future>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -204,8 +203,8 @@ std::unique_ptr<TestRun> TestRun::Create(const volley::v1::Prepare& prepare,
   };
   // How late arrival-rate iterations start against their schedule: coordinated omission shows
   // here instead of being hidden.
-  auto delay_metric = impl->registry.Register(kIterationStartDelayMetric, metrics::MetricType::kTrend,
-                                              metrics::ValueType::kTime);
+  auto delay_metric = impl->registry.Register(
+      kIterationStartDelayMetric, metrics::MetricType::kTrend, metrics::ValueType::kTime);
   shared.start_delay_metric = delay_metric.ok() ? *delay_metric : 0;
   // TODO(vu-reuse): k6 hands VUs from a finished scenario to a later one, so its vus_max is
   // the most VUs needed at once (PlanTest's max_possible_vus); here every scenario has its own
@@ -216,7 +215,8 @@ std::unique_ptr<TestRun> TestRun::Create(const volley::v1::Prepare& prepare,
     total_vus += run->VusNeeded();
     impl->scenarios.push_back(std::move(run));
   }
-  worker_count = static_cast<int>(std::min<std::int64_t>(worker_count, std::max<std::int64_t>(1, total_vus)));
+  worker_count =
+      static_cast<int>(std::min<std::int64_t>(worker_count, std::max<std::int64_t>(1, total_vus)));
   for (int i = 0; i < worker_count; ++i) {
     impl->workers.push_back(std::make_unique<Worker>(i, &impl->registry));
   }

@@ -112,9 +112,9 @@ std::string ScenarioDetail(const ScenarioConfig& config, const ScenarioLine& lin
 }
 
 std::string ProgressDisplay::Render(const ProgressState& s) const {
-  std::string out = absl::StrFormat(
-      "running (%s), %d/%d VUs, %d complete and %d interrupted iterations\n",
-      FormatElapsed(s.elapsed), s.vus, s.vus_max, s.complete, s.interrupted);
+  std::string out =
+      absl::StrFormat("running (%s), %d/%d VUs, %d complete and %d interrupted iterations\n",
+                      FormatElapsed(s.elapsed), s.vus, s.vus_max, s.complete, s.interrupted);
   std::size_t width = 0;
   for (const auto& sc : s.scenarios) width = std::max(width, sc.name.size());
   constexpr int kBar = 40;

@@ -17,8 +17,8 @@ struct ScenarioLine {
   std::uint32_t vus = 0;
   std::uint64_t iterations = 0;
   std::uint64_t interrupted = 0;
-  double progress = 0;        // 0..1
-  std::string detail;         // right-hand text, e.g. "10 VUs  05.0s/10s"
+  double progress = 0;  // 0..1
+  std::string detail;   // right-hand text, e.g. "10 VUs  05.0s/10s"
 };
 
 // k6's right-hand text of one scenario's bar, from the scenario's whole-test config, the VUs
