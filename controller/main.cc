@@ -1,4 +1,5 @@
 // volley: runs a k6 script, on this machine or across volley-agent servers.
+#include <cctype>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -19,8 +20,9 @@ int main(int argc, char** argv) {
   run->add_option("-s,--stage", config.stages, "ramping stage DURATION:TARGET (repeatable)");
   std::vector<std::string> env;
   run->add_option("-e,--env", env, "environment variable KEY=VALUE for __ENV (repeatable)");
-  run->add_flag("!--include-system-env-vars", config.include_system_env_vars,
-                "do not pass the system environment to __ENV");
+  // k6's default for `run` is true; --include-system-env-vars=false turns it off.
+  run->add_flag("--include-system-env-vars", config.include_system_env_vars,
+                "pass the system environment to __ENV (default true; =false to turn off)");
   run->add_option("-c,--config", config.config_file, "JSON config file (k6 options)");
   run->add_option("--summary-export", config.summary_export,
                   "write the end-of-test summary as JSON to this file");
@@ -56,13 +58,17 @@ int main(int argc, char** argv) {
   }
   if (!run->parsed()) return 0;
 
+  // As k6: "-e KEY" sets KEY to "" and a name must match [a-zA-Z_][a-zA-Z0-9_]*.
   for (const std::string& kv : env) {
     auto eq = kv.find('=');
-    if (eq == std::string::npos) {
-      std::cerr << "volley: -e expects KEY=VALUE, got \"" << kv << "\"\n";
+    std::string key = kv.substr(0, eq);
+    bool valid = !key.empty() && !std::isdigit(static_cast<unsigned char>(key[0]));
+    for (char c : key) valid = valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+    if (!valid) {
+      std::cerr << "ERRO invalid environment variable name '" << key << "' in -e " << kv << "\n";
       return 255;
     }
-    config.env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    config.env[key] = eq == std::string::npos ? "" : kv.substr(eq + 1);
   }
   return volley::controller::RunTest(config);
 }
