@@ -85,8 +85,15 @@ absl::StatusOr<Options> ConsolidateAll(const RunConfig& config, const LoadedScri
   if (!config.config_file.empty()) {
     auto text = ReadFile(config.config_file);
     if (!text.ok()) return text.status();
-    nlohmann::json json = nlohmann::json::parse(*text, nullptr, false);
-    if (json.is_discarded() || !json.is_object()) {
+    nlohmann::json json;
+    try {
+      json = nlohmann::json::parse(*text);
+    } catch (const nlohmann::json::parse_error& e) {
+      // Say where: nlohmann's message carries the line and column of the problem.
+      return absl::InvalidArgumentError(
+          absl::StrCat(config.config_file, ": invalid JSON: ", e.what()));
+    }
+    if (!json.is_object()) {
       return absl::InvalidArgumentError(
           absl::StrCat(config.config_file, ": not a JSON object of k6 options"));
     }
@@ -139,6 +146,7 @@ struct AgentState {
   bool done = false;
   bool lost = false;
   bool ended = false;  // stream finished
+  bool reported = false;  // sent a batch: its vus count is real, not the 0 it starts with
   std::uint32_t vus = 0;
   std::uint32_t vus_max = 0;
   std::vector<volley::v1::ScenarioProgress> progress;
@@ -163,6 +171,22 @@ volley::v1::MetricBatch GaugeBatch(std::uint32_t vus, std::uint32_t vus_max) {
   add("vus", vus);
   add("vus_max", vus_max);
   return batch;
+}
+
+// k6's end-of-test error names the metrics (keys, sub-metrics as written) whose thresholds
+// failed: "thresholds on metrics 'a, b' have been crossed".
+std::string CrossedThresholdKeys(const metrics::Thresholds& thresholds) {
+  std::vector<std::string> keys;
+  for (const auto& m : thresholds.metrics()) {
+    for (const auto& expr : m.exprs) {
+      if (!thresholds.LastOk(m.key, expr.source)) {
+        keys.push_back(m.key);
+        break;
+      }
+    }
+  }
+  std::sort(keys.begin(), keys.end());
+  return absl::StrJoin(keys, ", ");
 }
 
 class Controller {
@@ -203,6 +227,7 @@ class Controller {
   bool thresholds_aborted_ = false;
   bool script_aborted_ = false;
   std::string abort_reason_;
+  std::string crossed_;  // metrics whose thresholds failed, for the final error line
   std::string setup_json_;
   std::unique_ptr<ProgressDisplay> progress_;
 };
@@ -365,6 +390,7 @@ void Controller::HandleEvent(AgentEvent event) {
     const auto& batch = message.batch();
     absl::Status merged = store_.Merge(batch);
     if (!merged.ok()) Log("metrics")->warn("batch merge problem agent={} error={}", name, std::string(merged.message()));
+    agent.reported = true;
     agent.vus = batch.vus();
     agent.vus_max = batch.vus_max();
     agent.progress.assign(batch.progress().begin(), batch.progress().end());
@@ -465,7 +491,12 @@ void Controller::MergeLoop() {
     }
 
     absl::Time now = absl::Now();
-    if (now >= next_gauge) {
+    // No vus sample before every running agent has reported its VUs: a 0 from before the
+    // first batch would show as "vus min=0" in a test that never had fewer than its VUs.
+    bool all_reported = std::all_of(agents_.begin(), agents_.end(), [](const AgentState& a) {
+      return a.reported || a.done || a.lost;
+    });
+    if (now >= next_gauge && all_reported) {
       std::uint32_t vus = 0, vus_max = 0;
       for (const auto& a : agents_) {
         vus += a.vus;
@@ -512,6 +543,7 @@ void Controller::PrintSummaryAndOutputs(bool ran) {
         (exit_code_ == kExitOk || thresholds_aborted_)) {
       exit_code_ = kExitThresholdsFailed;
     }
+    if (!thresholds_->AllOk()) crossed_ = CrossedThresholdKeys(*thresholds_);
   }
   if (script_aborted_) {
     if (!abort_reason_.empty()) PrintError(absl::StrCat("test aborted: ", abort_reason_));
@@ -694,6 +726,9 @@ int Controller::Run() {
   }
   MergeHostMetrics();
   PrintSummaryAndOutputs(/*ran=*/true);
+  if (!crossed_.empty()) {
+    PrintError(absl::StrCat("thresholds on metrics '", crossed_, "' have been crossed"));
+  }
   agents_.clear();
   if (embedded_) embedded_->Shutdown();
   return exit_code_;

@@ -59,7 +59,14 @@ absl::StatusOr<LoadedScript> ScriptHost::Load(const std::string& path,
     options = (*vu)->OptionsJson();
     exports = (*vu)->ExportedFunctions();
   });
-  if (!options.ok()) return options.status();
+  if (!options.ok()) {
+    // A module or file the script imports is missing: a script error (k6 exits 107), unlike a
+    // missing script itself (NotFound above, 255).
+    if (absl::IsNotFound(options.status())) {
+      return absl::InvalidArgumentError(options.status().message());
+    }
+    return options.status();
+  }
   LoadedScript loaded;
   loaded.entry = entry;
   loaded.files = disk_->files();

@@ -3,7 +3,9 @@
 
   99   a threshold failed                      threshold_fail.js
   104  invalid options                         invalid_options.js, and --vus -1 on the CLI
-  107  syntax error (stderr names file:line:col), exception in setup()
+  104  --config that is not valid JSON (stderr names file and line)
+  107  syntax error (stderr names file:line:col), exception in setup(), a missing import
+  255  a missing script, a bad -e name (-e KEY alone sets KEY to "", as in k6)
   105  SIGINT mid-run; the summary is still printed and exported
 """
 
@@ -26,6 +28,8 @@ class ExitCodes(harness.VolleyTestCase):
         self.assertEqual(harness.metric(summary, "checks", "fails"), 3, res.describe())
         self.assertIn("checks", res.stdout, "the summary names the failed threshold's metric"
                       + res.describe())
+        self.assertIn("thresholds on metrics 'checks' have been crossed", res.stderr,
+                      "k6's closing error names the crossed metrics" + res.describe())
 
     def test_negative_vus_in_options_exits_104(self):
         script = self.copy_script("invalid_options.js")
@@ -45,6 +49,40 @@ class ExitCodes(harness.VolleyTestCase):
         # The bad token is on line 4; engines differ on the column, so any column will do.
         self.assertRegex(res.stderr, r"syntax_error\.js:4:\d+",
                          "stderr names file:line:col of the syntax error" + res.describe())
+
+    def test_missing_import_exits_107(self):
+        # k6 throws a script exception for an import it cannot resolve; only a missing script
+        # itself is a usage error (255).
+        script = self.write("imports_missing.js",
+                            "import x from './not_there.js';\nexport default function () {}\n")
+        res = harness.volley_run(self.workdir, script, export=None, timeout_s=30)
+        self.assertExit(res, harness.EXIT_SCRIPT_EXCEPTION)
+        self.assertIn("not_there.js", res.stderr, res.describe())
+        res = harness.volley_run(self.workdir, "no_such_script.js", export=None, timeout_s=30)
+        self.assertExit(res, 255)
+
+    def test_env_flag_as_k6_parses_it(self):
+        # `-e KEY` sets KEY to ""; a name k6 would not accept is an error naming it.
+        script = self.write("env.js", "export const options = { iterations: 1 };\n"
+                            "export default function () {\n"
+                            "  if (__ENV.EMPTY !== '' || __ENV.SET !== 'a=b') throw new Error('env');\n"
+                            "}\n")
+        res = harness.volley_run(self.workdir, script, "-e", "EMPTY", "-e", "SET=a=b",
+                                 "--no-summary", export=None, timeout_s=30)
+        self.assertExit(res, 0)
+        self.assertNotIn("iteration error", res.stderr, res.describe())
+        res = harness.volley_run(self.workdir, script, "-e", "1BAD=x", export=None, timeout_s=30)
+        self.assertExit(res, 255)
+        self.assertIn("1BAD", res.stderr, res.describe())
+
+    def test_invalid_config_json_exits_104_with_position(self):
+        script = self.copy_script("threshold_fail.js")
+        config = self.write("config.json", '{\n  "hosts": {\n    "a": 1,\n  }\n}\n')
+        res = harness.volley_run(self.workdir, script, "--config", config, export=None,
+                                 timeout_s=30)
+        self.assertExit(res, harness.EXIT_INVALID_CONFIG)
+        self.assertRegex(res.stderr, r"config\.json: invalid JSON: .*line 4",
+                         "the error names the file and where the JSON breaks" + res.describe())
 
     def test_exception_in_setup_exits_107(self):
         rid = harness.run_id()
