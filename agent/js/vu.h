@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "agent/js/shared_array.h"
 #include "agent/loop/http.h"
 #include "common/metrics/aggregator.h"
 #include "common/metrics/registry.h"
@@ -91,6 +92,8 @@ struct TestContext {
   // exec.test.abort(reason): the agent stops the test with exit code 108.
   std::function<void(const std::string& reason)> abort_test;
   std::int64_t instance_vus_initialized = 0;  // exec.instance.vusInitialized
+  // k6/data SharedArrays: one copy for all VUs of this context.
+  std::shared_ptr<SharedArrayStore> shared_arrays = std::make_shared<SharedArrayStore>();
 };
 
 // A script error with its place: "file:line:col" and the JS stack.

@@ -160,6 +160,9 @@ class VuImpl final : public Vu {
   // Per-isolate templates and values the modules cache (created on first use).
   v8::Global<v8::ObjectTemplate> response_template;
   v8::Global<v8::ObjectTemplate> hasher_template;
+  v8::Global<v8::ObjectTemplate> shared_array_template;
+  // The SharedArray data this VU's objects point into (kept alive as long as the VU).
+  std::vector<std::shared_ptr<const SharedArrayData>> shared_arrays;
   v8::Global<v8::Private> statuses_key;
   v8::Global<v8::Object> test_options;
   // http.setResponseCallback(): the statuses counted as expected; `response_callback_set`

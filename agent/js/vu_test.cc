@@ -594,6 +594,48 @@ TEST_F(VuTest, SharedArrayIsAFrozenCopy) {
   EXPECT_EQ(*Setup(vu.get()), R"([2,"b","a",true])");
 }
 
+// The function runs in the first VU only; a second VU of the same test reads that data, and the
+// view behaves like a read-only array (length, indexing, for-of, Array.prototype methods).
+TEST_F(VuTest, SharedArrayRunsItsFunctionOnceForAllVus) {
+  const char* script = R"(
+    import { SharedArray } from 'k6/data';
+    globalThis.runs = 0;
+    const data = new SharedArray('rows', () => { globalThis.runs++; return [1, { a: [2] }, 'x']; });
+    export function setup() {
+      const seen = [];
+      for (const row of data) seen.push(row);
+      let threw = [];
+      try { data[0] = 5; } catch (e) { threw.push(e instanceof TypeError); }
+      try { data[1].a.push(3); } catch (e) { threw.push(e instanceof TypeError); }
+      return { runs: globalThis.runs, length: data.length, seen, third: data[2],
+               beyond: data[3] === undefined, mapped: data.map((r) => typeof r), threw,
+               has: [0 in data, 3 in data] };
+    }
+    export default function () {}
+  )";
+  auto first = MustCreate(script);
+  ASSERT_NE(first, nullptr);
+  auto second = MustCreate(script);
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(*Setup(first.get()),
+            R"({"runs":1,"length":3,"seen":[1,{"a":[2]},"x"],"third":"x","beyond":true,)"
+            R"("mapped":["number","object","string"],"threw":[true,true],"has":[true,false]})");
+  EXPECT_EQ(*Setup(second.get()),
+            R"({"runs":0,"length":3,"seen":[1,{"a":[2]},"x"],"third":"x","beyond":true,)"
+            R"("mapped":["number","object","string"],"threw":[true,true],"has":[true,false]})");
+}
+
+TEST_F(VuTest, SharedArrayFunctionErrorsReachTheScript) {
+  SetScript(R"(
+    import { SharedArray } from 'k6/data';
+    const data = new SharedArray('bad', () => 42);
+    export default function () {}
+  )");
+  auto vu = Create();
+  ASSERT_FALSE(vu.ok());
+  EXPECT_THAT(std::string(vu.status().message()), HasSubstr("must return an array"));
+}
+
 // Every k6 example loads (init context, options) and the ones without HTTP run an iteration.
 TEST_F(VuTest, K6ExamplesLoad) {
   const std::string dir = K6ExamplesDir();
