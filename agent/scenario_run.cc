@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
@@ -130,6 +131,16 @@ void ScenarioRun::Start(loop::Clock::time_point steady_start, absl::Time wall_st
   test_wall_start_ = wall_start;
   hard_stop_ = steady_start_ + ToSteady(share_.max_duration);
   drivers_left_ = static_cast<int>(driver_count());
+  if (IsArrivalRate()) {
+    arrival_workers_ = WorkersWithVus();
+    arrival_slots_.assign(arrival_workers_.size(), {});
+    for (VuSlot* slot : vus_) {
+      auto at = std::find(arrival_workers_.begin(), arrival_workers_.end(), slot->worker);
+      arrival_slots_[at - arrival_workers_.begin()].push_back(slot);
+    }
+    free_vus_ = std::make_unique<std::atomic<std::int64_t>[]>(arrival_workers_.size());
+    for (std::size_t i = 0; i < arrival_workers_.size(); ++i) free_vus_[i] = 0;
+  }
   started_ = true;
   auto finish = [this] {
     if (--drivers_left_ == 0) {
@@ -151,13 +162,10 @@ void ScenarioRun::Start(loop::Clock::time_point steady_start, absl::Time wall_st
     });
   }
   if (IsArrivalRate()) {
-    for (Worker* worker : WorkersWithVus()) {
-      std::vector<VuSlot*> mine;
-      for (VuSlot* slot : vus_) {
-        if (slot->worker == worker) mine.push_back(slot);
-      }
-      worker->PostFiber([this, worker, mine, finish] {
-        Dispatch(worker, mine);
+    for (std::size_t i = 0; i < arrival_workers_.size(); ++i) {
+      Worker* worker = arrival_workers_[i];
+      worker->PostFiber([this, worker, i, finish] {
+        Dispatch(worker, arrival_slots_[i]);
         finish();
       });
     }
@@ -320,13 +328,19 @@ bool ScenarioRun::RenewVu(VuSlot* slot) {
 void ScenarioRun::DriveArrivals(VuSlot* slot) {
   loop::Loop* loop = slot->worker->loop();
   loop::Fiber* self = loop->CurrentFiber();
+  const std::size_t position =
+      std::find(arrival_workers_.begin(), arrival_workers_.end(), slot->worker) -
+      arrival_workers_.begin();
   while (true) {
     if (!slot->work) {
       // The dispatcher may have finished while this VU was busy: look before parking.
       if (Stopping() || slot->broken || slot->arrivals_done) break;
       slot->parked = self;
+      free_vus_[position].fetch_add(1);
       loop->Park();
       slot->parked = nullptr;
+      // Woken without an iteration (a stop, the dispatcher's end): no longer free.
+      if (!slot->work) free_vus_[position].fetch_sub(1);
       continue;
     }
     // Numbered when started, as k6 does: dropped iterations leave no gaps in
@@ -344,13 +358,55 @@ void ScenarioRun::DriveArrivals(VuSlot* slot) {
   }
 }
 
+bool ScenarioRun::ReserveFreeVu(std::size_t position) {
+  std::atomic<std::int64_t>& free = free_vus_[position];
+  std::int64_t n = free.load();
+  while (n > 0) {
+    if (free.compare_exchange_weak(n, n - 1)) return true;
+  }
+  return false;
+}
+
+bool ScenarioRun::StartOnReserved(std::size_t position, const ArrivalIteration& it,
+                                  loop::Clock::time_point when) {
+  VuSlot* free_slot = nullptr;
+  for (VuSlot* slot : arrival_slots_[position]) {
+    if (slot->parked != nullptr && !slot->work && !slot->broken && !slot->arrivals_done) {
+      free_slot = slot;
+      break;
+    }
+  }
+  if (free_slot == nullptr || Stopping()) return false;
+  loop::Loop* loop = free_slot->worker->loop();
+  metrics::Aggregator* aggregator = free_slot->worker->aggregator();
+  double late_ms = absl::ToDoubleMilliseconds(FromSteady(loop->Now() - when));
+  aggregator->Add(shared_.start_delay_metric, aggregator->Intern({{"scenario", config_.name}}),
+                  std::max(0.0, late_ms));
+  free_slot->work = it;
+  active_.fetch_add(1);
+  loop->Unpark(free_slot->parked);
+  return true;
+}
+
+void ScenarioRun::Drop(Worker* worker) {
+  dropped_.fetch_add(1, std::memory_order_relaxed);
+  metrics::Aggregator* aggregator = worker->aggregator();
+  aggregator->Add(metrics::builtin::kDroppedIterations,
+                  aggregator->Intern({{"scenario", config_.name}}), 1);
+  if (!warned_dropped_.exchange(true)) {
+    Log("agent")->warn(
+        "insufficient VUs, iterations dropped scenario={} max_vus={} (count in "
+        "dropped_iterations)",
+        config_.name, share_.max_vus);
+  }
+}
+
 void ScenarioRun::Dispatch(Worker* worker, std::vector<VuSlot*> slots) {
   loop::Loop* loop = worker->loop();
-  std::vector<Worker*> workers = WorkersWithVus();
-  const std::int64_t stride = static_cast<std::int64_t>(workers.size());
-  const std::int64_t mine = std::find(workers.begin(), workers.end(), worker) - workers.begin();
-  metrics::Aggregator* aggregator = worker->aggregator();
-  metrics::TagSetId tags = aggregator->Intern({{"scenario", config_.name}});
+  const std::size_t stride = arrival_workers_.size();
+  const std::size_t mine =
+      std::find(arrival_workers_.begin(), arrival_workers_.end(), worker) -
+      arrival_workers_.begin();
 
   SleepUntil(loop, steady_start_);
   // k6 activates every arrival-rate VU for the whole scenario (vus, exec.instance.vusActive);
@@ -359,48 +415,38 @@ void ScenarioRun::Dispatch(Worker* worker, std::vector<VuSlot*> slots) {
     for (VuSlot* slot : slots) slot->counted_active = true;
     shared_.active_vus->fetch_add(static_cast<std::int64_t>(slots.size()));
   }
-  ArrivalDispatch dispatch(share_, mine, stride);
+  // This worker's VUs first; when all are busy, the first other worker with a free one.
+  auto start = [&](const ArrivalIteration& it, loop::Clock::time_point when) {
+    if (ReserveFreeVu(mine)) return StartOnReserved(mine, it, when);
+    for (std::size_t k = 1; k < stride; ++k) {
+      const std::size_t other = (mine + k) % stride;
+      if (!ReserveFreeVu(other)) continue;
+      arrival_workers_[other]->Post([this, other, it, when] {
+        if (!StartOnReserved(other, it, when) && !Stopping()) Drop(arrival_workers_[other]);
+      });
+      return true;
+    }
+    return false;
+  };
+  ArrivalDispatch dispatch(share_, static_cast<std::int64_t>(mine),
+                           static_cast<std::int64_t>(stride));
   while (!Stopping()) {
     std::optional<ArrivalIteration> it = dispatch.Next();
     if (!it) break;
     auto when = steady_start_ + ToSteady(it->offset);
     SleepUntil(loop, when);
     if (Stopping()) break;
-
-    auto find_free = [&slots]() -> VuSlot* {
-      for (VuSlot* slot : slots) {
-        if (slot->parked != nullptr && !slot->work && !slot->broken) return slot;
-      }
-      return nullptr;
-    };
-    // TODO(cross-worker): only this worker's VUs are looked at; with every one of them busy
-    // the iteration is dropped even if another worker has a free VU (k6 has one pool).
-    VuSlot* free_slot = find_free();
-    if (free_slot == nullptr) {
-      // Behind schedule this fiber hands out iterations without yielding, so VUs whose
-      // iteration has ended may not have parked yet: one loop turn lets them before a drop.
-      loop->Yield();
-      if (Stopping()) break;
-      free_slot = find_free();
-    }
-    if (free_slot == nullptr) {
-      dropped_.fetch_add(1, std::memory_order_relaxed);
-      aggregator->Add(metrics::builtin::kDroppedIterations, tags, 1);
-      if (!warned_dropped_.exchange(true)) {
-        Log("agent")->warn(
-            "insufficient VUs, iterations dropped scenario={} max_vus={} (count in "
-            "dropped_iterations)",
-            config_.name, share_.max_vus);
-      }
-      continue;
-    }
-    double late_ms = absl::ToDoubleMilliseconds(FromSteady(loop->Now() - when));
-    aggregator->Add(shared_.start_delay_metric, tags, std::max(0.0, late_ms));
-    free_slot->work = *it;
-    active_.fetch_add(1);
-    loop->Unpark(free_slot->parked);
+    if (start(*it, when)) continue;
+    // Behind schedule this fiber hands out iterations without yielding, so VUs whose iteration
+    // has ended may not have parked yet: one loop turn lets them before a drop.
+    loop->Yield();
+    if (Stopping()) break;
+    if (!start(*it, when)) Drop(worker);
   }
-  // No more iterations from here: idle drivers leave, busy ones leave after their iteration.
+  // No more iterations from here: no VU of this worker can be reserved any more, idle drivers
+  // leave, busy ones leave after their iteration. An iteration another worker reserved a VU
+  // here for just before this finds none and is counted as dropped on this worker.
+  free_vus_[mine].store(std::numeric_limits<std::int64_t>::min() / 2);
   for (VuSlot* slot : slots) {
     slot->arrivals_done = true;
     if (slot->parked != nullptr && !slot->work) loop->Unpark(slot->parked);

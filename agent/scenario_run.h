@@ -146,6 +146,15 @@ class ScenarioRun {
   void DriveArrivals(VuSlot* slot);
   // Arrival-rate: starts this worker's share of the scheduled iterations on free VUs.
   void Dispatch(Worker* worker, std::vector<VuSlot*> slots);
+  // Arrival-rate, any thread: reserves one free VU of the worker at `position`, false when it
+  // has none. A reservation is later turned into a VU by TakeReserved on that worker.
+  bool ReserveFreeVu(std::size_t position);
+  // Worker thread of `position`: the reserved VU starts `it`, scheduled at `when`. False (and
+  // nothing started) when the VU went away meanwhile: the scenario is ending.
+  bool StartOnReserved(std::size_t position, const ArrivalIteration& it,
+                       loop::Clock::time_point when);
+  // Counts an iteration that found no free VU on any worker (worker thread of `worker`).
+  void Drop(Worker* worker);
   bool IsArrivalRate() const {
     return config_.executor == ExecutorType::kConstantArrivalRate ||
            config_.executor == ExecutorType::kRampingArrivalRate;
@@ -168,6 +177,14 @@ class ScenarioRun {
   Shared shared_;
   ScenarioShare share_;
   std::vector<VuSlot*> vus_;
+
+  // Arrival-rate: the workers with VUs of this scenario, their VUs, and per worker the VUs
+  // parked with no iteration that no dispatcher has reserved yet. A dispatcher whose own VUs
+  // are all busy reserves one of another worker's and posts the iteration there, so the
+  // scenario's VUs form one pool as in k6; an iteration is dropped only when none is free.
+  std::vector<Worker*> arrival_workers_;
+  std::vector<std::vector<VuSlot*>> arrival_slots_;
+  std::unique_ptr<std::atomic<std::int64_t>[]> free_vus_;
 
   loop::Clock::time_point steady_start_;  // scenario start (test start + startTime)
   absl::Time wall_start_;

@@ -5,6 +5,7 @@ give. Each test runs the local and the three-agent variant at the same time (two
 the suite pays for the wall-clock time once.
 
   constant-arrival-rate 200/s for 10 s       -> 2,000 iterations (+-1), nothing dropped
+  arrival-rate, one slow VU per worker       -> the other worker's free VU runs it, no drops
   seven scenarios of all six executors       -> exact per-scenario counts (iterations{scenario:x}),
                                                 exec/env/tags/startTime, gracefulRampDown,
                                                 dropped_iterations, unique idInTest/iterationInTest
@@ -121,6 +122,24 @@ export default function () { http.get(__ENV.URL); }
                 self.assertIsNotNone(delay, "no iteration_start_delay" + res.describe())
                 self.assertIn("p(95)", delay)
                 self.assertIn("max>=0", delay.get("thresholds", {}), res.describe())
+
+    def test_arrival_rate_uses_a_free_vu_on_any_worker(self):
+        # Two workers, one VU each: VU 1 is slow (350 ms), VU 2 fast. Worker 0's dispatcher gets
+        # every other iteration (one each 200 ms), so its own VU is often busy; the iteration
+        # must start on worker 1's free VU, as in k6's single pool, not be dropped.
+        script = self.write("pool.js", """
+import { sleep } from 'k6';
+export const options = { scenarios: { pool: {
+  executor: 'constant-arrival-rate', rate: 10, timeUnit: '1s', duration: '3s',
+  preAllocatedVUs: 2, maxVUs: 2 } } };
+export default function () { sleep(__VU === 1 ? 0.35 : 0.01); }
+""")
+        res = harness.volley_run(self.workdir, script, "--quiet", "--workers", "2",
+                                 timeout_s=60)
+        self.assertExit(res, harness.EXIT_OK)
+        summary = harness.read_summary(self.workdir, res)
+        self.assertEqual(harness.metric(summary, "iterations", "count"), 30, res.describe())
+        self.assertNotIn("dropped_iterations", summary["metrics"], res.describe())
 
     def test_all_executors_side_by_side(self):
         rid = harness.run_id()
