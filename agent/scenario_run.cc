@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <queue>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
@@ -60,6 +62,79 @@ absl::Duration InterruptDeadline(const ScenarioShare& share, std::int64_t vu_ind
   return share.max_duration;
 }
 
+std::vector<VuSpan> VuSpans(const ScenarioShare& share) {
+  std::vector<VuSpan> spans;
+  if (!share.has_work) return spans;
+  const bool arrival_rate = share.executor == ExecutorType::kConstantArrivalRate ||
+                            share.executor == ExecutorType::kRampingArrivalRate;
+  if (share.ramping_vus) {
+    // VU i is needed while max_allowed() (scheduled plus gracefulRampDown) exceeds i.
+    const std::vector<VuStep>& steps = share.ramping_vus->max_allowed();
+    for (std::int64_t i = 0; i < share.ramping_vus->max_vus(); ++i) {
+      std::optional<absl::Duration> first;
+      absl::Duration release = share.max_duration;
+      bool on = false;
+      for (const VuStep& step : steps) {
+        if (step.vus > i) {
+          if (!first) first = step.offset;
+          on = true;
+        } else if (on) {
+          release = step.offset;
+          on = false;
+        }
+      }
+      spans.push_back(
+          {share.start_time + first.value_or(absl::ZeroDuration()), share.start_time + release});
+    }
+    return spans;
+  }
+  const std::int64_t count = arrival_rate ? share.max_vus : share.vus;
+  spans.assign(static_cast<std::size_t>(std::max<std::int64_t>(0, count)),
+               VuSpan{share.start_time, share.start_time + share.max_duration});
+  return spans;
+}
+
+std::vector<std::vector<std::int64_t>> AssignSlots(const std::vector<std::vector<VuSpan>>& spans,
+                                                   std::int64_t* slot_count) {
+  struct Need {
+    VuSpan span;
+    std::size_t scenario;
+    std::size_t index;
+  };
+  std::vector<Need> needs;
+  std::vector<std::vector<std::int64_t>> slots(spans.size());
+  for (std::size_t s = 0; s < spans.size(); ++s) {
+    slots[s].resize(spans[s].size());
+    for (std::size_t i = 0; i < spans[s].size(); ++i) needs.push_back({spans[s][i], s, i});
+  }
+  std::stable_sort(needs.begin(), needs.end(),
+                   [](const Need& a, const Need& b) { return a.span.acquire < b.span.acquire; });
+  // Earliest start first, each taking the lowest-numbered slot free by then: the fewest slots
+  // for intervals, and the same numbering on every run.
+  std::set<std::int64_t> free;
+  std::priority_queue<std::pair<absl::Duration, std::int64_t>,
+                      std::vector<std::pair<absl::Duration, std::int64_t>>, std::greater<>>
+      held;
+  std::int64_t count = 0;
+  for (const Need& need : needs) {
+    while (!held.empty() && held.top().first <= need.span.acquire) {
+      free.insert(held.top().second);
+      held.pop();
+    }
+    std::int64_t slot;
+    if (free.empty()) {
+      slot = count++;
+    } else {
+      slot = *free.begin();
+      free.erase(free.begin());
+    }
+    slots[need.scenario][need.index] = slot;
+    held.push({need.span.release, slot});
+  }
+  *slot_count = count;
+  return slots;
+}
+
 ArrivalDispatch::ArrivalDispatch(const ScenarioShare& share, std::int64_t worker_position,
                                  std::int64_t worker_count)
     : schedule_(share.arrivals),
@@ -104,18 +179,18 @@ ScenarioRun::ScenarioRun(ScenarioConfig config, ExecutionTuple tuple, Shared sha
       shared_(std::move(shared)),
       share_(Plan(config_, tuple_)) {}
 
-std::int64_t ScenarioRun::VusNeeded() const {
-  if (!share_.has_work) return 0;
-  if (share_.ramping_vus) return share_.ramping_vus->max_vus();
-  if (IsArrivalRate()) return share_.max_vus;
-  return share_.vus;
+void ScenarioRun::AddVu(VuSlot* slot, std::int64_t index) {
+  auto v = std::make_unique<ScenarioVu>();
+  v->slot = slot;
+  v->index = index;
+  vus_.push_back(std::move(v));
 }
 
 std::vector<Worker*> ScenarioRun::WorkersWithVus() const {
   std::vector<Worker*> workers;
-  for (VuSlot* slot : vus_) {
-    if (std::find(workers.begin(), workers.end(), slot->worker) == workers.end()) {
-      workers.push_back(slot->worker);
+  for (const auto& v : vus_) {
+    if (std::find(workers.begin(), workers.end(), v->slot->worker) == workers.end()) {
+      workers.push_back(v->slot->worker);
     }
   }
   return workers;
@@ -134,9 +209,9 @@ void ScenarioRun::Start(loop::Clock::time_point steady_start, absl::Time wall_st
   if (IsArrivalRate()) {
     arrival_workers_ = WorkersWithVus();
     arrival_slots_.assign(arrival_workers_.size(), {});
-    for (VuSlot* slot : vus_) {
-      auto at = std::find(arrival_workers_.begin(), arrival_workers_.end(), slot->worker);
-      arrival_slots_[at - arrival_workers_.begin()].push_back(slot);
+    for (const auto& v : vus_) {
+      auto at = std::find(arrival_workers_.begin(), arrival_workers_.end(), v->slot->worker);
+      arrival_slots_[at - arrival_workers_.begin()].push_back(v.get());
     }
     free_vus_ = std::make_unique<std::atomic<std::int64_t>[]>(arrival_workers_.size());
     for (std::size_t i = 0; i < arrival_workers_.size(); ++i) free_vus_[i] = 0;
@@ -149,15 +224,16 @@ void ScenarioRun::Start(loop::Clock::time_point steady_start, absl::Time wall_st
     }
     shared_.on_driver_done();
   };
-  for (VuSlot* slot : vus_) {
-    slot->worker->PostFiber([this, slot, finish] {
-      slot->fiber = slot->worker->loop()->CurrentFiber();
+  for (const auto& owned : vus_) {
+    ScenarioVu* v = owned.get();
+    v->slot->worker->PostFiber([this, v, finish] {
+      v->fiber = v->slot->worker->loop()->CurrentFiber();
       if (IsArrivalRate()) {
-        DriveArrivals(slot);
+        DriveArrivals(v);
       } else {
-        Drive(slot);
+        Drive(v);
       }
-      slot->fiber = nullptr;
+      v->fiber = nullptr;
       finish();
     });
   }
@@ -172,20 +248,23 @@ void ScenarioRun::Start(loop::Clock::time_point steady_start, absl::Time wall_st
   }
 }
 
-void ScenarioRun::HardStop(VuSlot* slot) {
-  if (!slot->busy || !slot->vu) return;
+void ScenarioRun::HardStop(ScenarioVu* v) {
+  VuSlot* slot = v->slot;
+  if (slot->user != v || !slot->vu) return;
   slot->vu->Interrupt();
-  if (slot->fiber != nullptr) slot->worker->loop()->Interrupt(slot->fiber);
+  if (v->fiber != nullptr) slot->worker->loop()->Interrupt(v->fiber);
 }
 
 void ScenarioRun::InterruptBusy() {
-  for (VuSlot* slot : vus_) {
-    slot->worker->Post([slot] { HardStop(slot); });
+  for (const auto& owned : vus_) {
+    ScenarioVu* v = owned.get();
+    v->slot->worker->Post([v] { HardStop(v); });
   }
   // Parked arrival-rate drivers wake up to see the stop.
-  for (VuSlot* slot : vus_) {
-    slot->worker->Post([slot] {
-      if (slot->parked != nullptr) slot->worker->loop()->Unpark(slot->parked);
+  for (const auto& owned : vus_) {
+    ScenarioVu* v = owned.get();
+    v->slot->worker->Post([v] {
+      if (v->parked != nullptr) v->slot->worker->loop()->Unpark(v->parked);
     });
   }
 }
@@ -204,15 +283,15 @@ double ScenarioRun::ProgressAt(absl::Duration elapsed) const {
   return std::clamp(progress, 0.0, 1.0);
 }
 
-bool ScenarioRun::RunOne(VuSlot* slot, std::int64_t iteration_in_instance,
+bool ScenarioRun::RunOne(ScenarioVu* v, std::int64_t iteration_in_instance,
                          std::int64_t iteration_in_test, loop::Clock::time_point deadline) {
+  VuSlot* slot = v->slot;
   loop::Loop* loop = slot->worker->loop();
   js::IterationInfo info;
   info.scenario = config_.name;
   info.exec = share_.exec;
-  // A VU belongs to one scenario, so its iterations in the instance (__ITER,
-  // exec.vu.iterationInInstance) are its iterations in the scenario.
-  info.iteration_in_scenario = slot->iterations;
+  // __ITER and exec.vu.iterationInInstance count on across the scenarios a VU serves.
+  info.iteration_in_scenario = v->iterations;
   info.iteration_in_instance = slot->iterations;
   info.scenario_iteration_in_instance = iteration_in_instance;
   info.scenario_iteration_in_test = iteration_in_test;
@@ -228,16 +307,18 @@ bool ScenarioRun::RunOne(VuSlot* slot, std::int64_t iteration_in_instance,
 
   // An iteration may run past the scenario's end by gracefulStop at most (ramping-vus: past
   // its VU's ramp-down by gracefulRampDown).
-  std::uint64_t timer = loop->AddTimer(deadline, [slot] { HardStop(slot); });
-  slot->busy = true;
+  std::uint64_t timer = loop->AddTimer(deadline, [v] { HardStop(v); });
+  slot->user = v;
   js::ScriptError error;
   absl::StatusOr<bool> finished = slot->vu->RunIteration(info, &error);
-  slot->busy = false;
+  slot->user = nullptr;
   loop->CancelTimer(timer);
   ++slot->iterations;
+  ++v->iterations;
 
   if (!finished.ok()) {
     slot->broken = true;
+    v->stopped = true;
     interrupted_.fetch_add(1, std::memory_order_relaxed);
     shared_.interrupted->fetch_add(1, std::memory_order_relaxed);
     return false;
@@ -245,6 +326,7 @@ bool ScenarioRun::RunOne(VuSlot* slot, std::int64_t iteration_in_instance,
   if (!*finished) {
     if (error.aborted) {
       slot->broken = true;
+      v->stopped = true;
       return false;
     }
     shared_.errors->Report(error);
@@ -264,8 +346,8 @@ void ScenarioRun::SleepUntil(loop::Loop* loop, loop::Clock::time_point until) co
   }
 }
 
-void ScenarioRun::Drive(VuSlot* slot) {
-  loop::Loop* loop = slot->worker->loop();
+void ScenarioRun::Drive(ScenarioVu* v) {
+  loop::Loop* loop = v->slot->worker->loop();
   // k6 counts a VU as active from its first scheduled instant until it is descheduled
   // (ramping-vus) or the scenario ends, not only while inside an iteration.
   bool active = false;
@@ -278,28 +360,41 @@ void ScenarioRun::Drive(VuSlot* slot) {
   // Only ramping-vus goes on after an interrupted iteration: gracefulRampDown interrupts a VU
   // that may be scheduled again later. Elsewhere an interrupt means the scenario is over.
   const bool renewable = config_.executor == ExecutorType::kRampingVus;
-  while (!Stopping() && (!slot->broken || renewable)) {
+  while (!Stopping() && (!v->stopped || renewable)) {
     const absl::Duration offset = FromSteady(loop->Now() - steady_start_);
-    const VuAction action = NextVuAction(share_, slot->index, slot->iterations, offset);
+    const VuAction action = NextVuAction(share_, v->index, v->iterations, offset);
     if (action.kind == VuAction::kDone) break;
     if (action.kind == VuAction::kWait) {
       set_active(false);
       SleepUntil(loop, steady_start_ + ToSteady(action.wake));
       continue;
     }
-    if (slot->broken && !RenewVu(slot)) break;
+    if (!Acquire(v)) break;
+    v->stopped = false;
     const std::int64_t in_instance = next_iteration_.fetch_add(1, std::memory_order_relaxed);
     if (config_.executor == ExecutorType::kSharedIterations && in_instance >= share_.iterations) {
       break;
     }
     set_active(true);
-    const auto deadline = steady_start_ + ToSteady(InterruptDeadline(share_, slot->index, offset));
-    if (!RunOne(slot, in_instance, share_.iteration_tuple.GlobalIndex(in_instance), deadline) &&
+    const auto deadline = steady_start_ + ToSteady(InterruptDeadline(share_, v->index, offset));
+    if (!RunOne(v, in_instance, share_.iteration_tuple.GlobalIndex(in_instance), deadline) &&
         !renewable) {
       break;
     }
   }
   set_active(false);
+}
+
+bool ScenarioRun::Acquire(ScenarioVu* v) {
+  VuSlot* slot = v->slot;
+  loop::Loop* loop = slot->worker->loop();
+  // Spans of scenario VUs sharing a slot do not overlap, so this waits only while the previous
+  // user's last iteration is being interrupted at its deadline.
+  while (slot->user != nullptr && slot->user != v) {
+    if (Stopping()) return false;
+    loop->SleepUntil(loop->Now() + std::chrono::milliseconds(1));
+  }
+  return !slot->broken || RenewVu(slot);
 }
 
 bool ScenarioRun::RenewVu(VuSlot* slot) {
@@ -319,41 +414,42 @@ bool ScenarioRun::RenewVu(VuSlot* slot) {
   }
   slot->vu = *std::move(vu);
   slot->broken = false;
-  Log("agent")->debug("vu renewed after gracefulRampDown scenario={} vu={} took_ms={}",
-                      config_.name, slot->id_in_instance,
-                      absl::ToInt64Milliseconds(absl::Now() - began));
+  Log("agent")->debug("interrupted vu renewed scenario={} vu={} took_ms={}", config_.name,
+                      slot->id_in_instance, absl::ToInt64Milliseconds(absl::Now() - began));
   return true;
 }
 
-void ScenarioRun::DriveArrivals(VuSlot* slot) {
-  loop::Loop* loop = slot->worker->loop();
+void ScenarioRun::DriveArrivals(ScenarioVu* v) {
+  loop::Loop* loop = v->slot->worker->loop();
   loop::Fiber* self = loop->CurrentFiber();
   const std::size_t position =
-      std::find(arrival_workers_.begin(), arrival_workers_.end(), slot->worker) -
+      std::find(arrival_workers_.begin(), arrival_workers_.end(), v->slot->worker) -
       arrival_workers_.begin();
   while (true) {
-    if (!slot->work) {
+    if (!v->work) {
       // The dispatcher may have finished while this VU was busy: look before parking.
-      if (Stopping() || slot->broken || slot->arrivals_done) break;
-      slot->parked = self;
+      if (Stopping() || v->stopped || v->arrivals_done) break;
+      v->parked = self;
       free_vus_[position].fetch_add(1);
       loop->Park();
-      slot->parked = nullptr;
+      v->parked = nullptr;
       // Woken without an iteration (a stop, the dispatcher's end): no longer free.
-      if (!slot->work) free_vus_[position].fetch_sub(1);
+      if (!v->work) free_vus_[position].fetch_sub(1);
       continue;
     }
-    // Numbered when started, as k6 does: dropped iterations leave no gaps in
-    // exec.scenario.iterationInInstance / iterationInTest.
-    const std::int64_t in_instance = next_iteration_.fetch_add(1, std::memory_order_relaxed);
-    bool ok =
-        RunOne(slot, in_instance, share_.iteration_tuple.GlobalIndex(in_instance), hard_stop_);
-    slot->work.reset();
+    bool ok = Acquire(v);
+    if (ok) {
+      // Numbered when started, as k6 does: dropped iterations leave no gaps in
+      // exec.scenario.iterationInInstance / iterationInTest.
+      const std::int64_t in_instance = next_iteration_.fetch_add(1, std::memory_order_relaxed);
+      ok = RunOne(v, in_instance, share_.iteration_tuple.GlobalIndex(in_instance), hard_stop_);
+    }
+    v->work.reset();
     active_.fetch_sub(1);
     if (!ok) break;
   }
-  if (slot->counted_active) {
-    slot->counted_active = false;
+  if (v->counted_active) {
+    v->counted_active = false;
     shared_.active_vus->fetch_sub(1);
   }
 }
@@ -369,22 +465,22 @@ bool ScenarioRun::ReserveFreeVu(std::size_t position) {
 
 bool ScenarioRun::StartOnReserved(std::size_t position, const ArrivalIteration& it,
                                   loop::Clock::time_point when) {
-  VuSlot* free_slot = nullptr;
-  for (VuSlot* slot : arrival_slots_[position]) {
-    if (slot->parked != nullptr && !slot->work && !slot->broken && !slot->arrivals_done) {
-      free_slot = slot;
+  ScenarioVu* free_vu = nullptr;
+  for (ScenarioVu* v : arrival_slots_[position]) {
+    if (v->parked != nullptr && !v->work && !v->stopped && !v->arrivals_done) {
+      free_vu = v;
       break;
     }
   }
-  if (free_slot == nullptr || Stopping()) return false;
-  loop::Loop* loop = free_slot->worker->loop();
-  metrics::Aggregator* aggregator = free_slot->worker->aggregator();
+  if (free_vu == nullptr || Stopping()) return false;
+  loop::Loop* loop = free_vu->slot->worker->loop();
+  metrics::Aggregator* aggregator = free_vu->slot->worker->aggregator();
   double late_ms = absl::ToDoubleMilliseconds(FromSteady(loop->Now() - when));
   aggregator->Add(shared_.start_delay_metric, aggregator->Intern({{"scenario", config_.name}}),
                   std::max(0.0, late_ms));
-  free_slot->work = it;
+  free_vu->work = it;
   active_.fetch_add(1);
-  loop->Unpark(free_slot->parked);
+  loop->Unpark(free_vu->parked);
   return true;
 }
 
@@ -401,19 +497,18 @@ void ScenarioRun::Drop(Worker* worker) {
   }
 }
 
-void ScenarioRun::Dispatch(Worker* worker, std::vector<VuSlot*> slots) {
+void ScenarioRun::Dispatch(Worker* worker, std::vector<ScenarioVu*> vus) {
   loop::Loop* loop = worker->loop();
   const std::size_t stride = arrival_workers_.size();
-  const std::size_t mine =
-      std::find(arrival_workers_.begin(), arrival_workers_.end(), worker) -
-      arrival_workers_.begin();
+  const std::size_t mine = std::find(arrival_workers_.begin(), arrival_workers_.end(), worker) -
+                           arrival_workers_.begin();
 
   SleepUntil(loop, steady_start_);
   // k6 activates every arrival-rate VU for the whole scenario (vus, exec.instance.vusActive);
   // the scenario's own count (progress) is the VUs inside an iteration.
   if (!Stopping()) {
-    for (VuSlot* slot : slots) slot->counted_active = true;
-    shared_.active_vus->fetch_add(static_cast<std::int64_t>(slots.size()));
+    for (ScenarioVu* v : vus) v->counted_active = true;
+    shared_.active_vus->fetch_add(static_cast<std::int64_t>(vus.size()));
   }
   // This worker's VUs first; when all are busy, the first other worker with a free one.
   auto start = [&](const ArrivalIteration& it, loop::Clock::time_point when) {
@@ -447,9 +542,9 @@ void ScenarioRun::Dispatch(Worker* worker, std::vector<VuSlot*> slots) {
   // leave, busy ones leave after their iteration. An iteration another worker reserved a VU
   // here for just before this finds none and is counted as dropped on this worker.
   free_vus_[mine].store(std::numeric_limits<std::int64_t>::min() / 2);
-  for (VuSlot* slot : slots) {
-    slot->arrivals_done = true;
-    if (slot->parked != nullptr && !slot->work) loop->Unpark(slot->parked);
+  for (ScenarioVu* v : vus) {
+    v->arrivals_done = true;
+    if (v->parked != nullptr && !v->work) loop->Unpark(v->parked);
   }
 }
 

@@ -27,23 +27,50 @@
 
 namespace volley::agent {
 
-// A VU as the executors see it. Lives on `worker`.
+struct ScenarioVu;
+
+// A VU of the agent: its isolate and ids. Lives on `worker`; fields are touched only there. A
+// slot may serve several scenarios one after another (k6 hands a VU from a scenario that has
+// ended to one that starts later), never two at once.
 struct VuSlot {
   Worker* worker = nullptr;
   std::unique_ptr<js::Vu> vu;
   std::uint64_t id_in_instance = 0;  // __VU, 1-based
   std::uint64_t id_in_test = 0;      // unique across agents, 1-based
-  std::int64_t index = 0;            // 0-based position among the scenario's VUs on this agent
-  std::int64_t iterations = 0;       // this VU's iterations in its scenario
-  loop::Fiber* fiber = nullptr;      // the driver fiber, while it runs
-  bool busy = false;                 // inside RunIteration
-  bool broken = false;               // interrupted: runs no further iterations
+  std::int64_t iterations = 0;       // across scenarios (__ITER, exec.vu.iterationInInstance)
+  bool broken = false;               // interrupted: renewed before it runs again
+  ScenarioVu* user = nullptr;        // the scenario VU inside an iteration on it now
+};
+
+// One of a scenario's VUs: the slot it runs on and the scenario's own state for it. Touched
+// only on the slot's worker thread.
+struct ScenarioVu {
+  VuSlot* slot = nullptr;
+  std::int64_t index = 0;        // 0-based position among the scenario's VUs on this agent
+  std::int64_t iterations = 0;   // its iterations in this scenario
+  loop::Fiber* fiber = nullptr;  // the driver fiber, while it runs
+  bool stopped = false;          // interrupted in this scenario: runs no further iterations
   // Arrival-rate executors: the driver parks here until the dispatcher hands it an iteration.
   loop::Fiber* parked = nullptr;
   std::optional<ArrivalIteration> work;
   bool arrivals_done = false;   // the dispatcher has no more iterations for it
   bool counted_active = false;  // counted in the agent's active VUs by the dispatcher
 };
+
+// When a scenario VU needs its slot, as offsets from the test start: from its first scheduled
+// instant until everything it may run has been stopped (regular end + gracefulStop; ramping-vus:
+// its own ramp-down deadline). Slots are shared by VUs whose spans do not overlap.
+struct VuSpan {
+  absl::Duration acquire;
+  absl::Duration release;
+};
+std::vector<VuSpan> VuSpans(const ScenarioShare& share);
+
+// Deals slots to scenario VUs: `spans[s][i]` is VU i of scenario s. Returns, in the same shape,
+// the slot number of each, reusing a slot once its previous span has ended, so the slot count
+// is the most VUs needed at one instant (k6's vus_max). `*slot_count` gets that count.
+std::vector<std::vector<std::int64_t>> AssignSlots(const std::vector<std::vector<VuSpan>>& spans,
+                                                   std::int64_t* slot_count);
 
 // ---- Scheduling decisions: pure functions of the plan and a time offset, no clock. The drivers
 // below call them with the loop's time; scenario_run_test.cc calls them with a fake one. ----
@@ -113,8 +140,9 @@ class ScenarioRun {
     std::string options_json;
     metrics::MetricId start_delay_metric = 0;  // iteration_start_delay trend
     // A fresh VU for `slot` (initialised, with the setup data), made on the slot's fiber. Used
-    // when a ramping-vus VU interrupted by gracefulRampDown is scheduled again: an interrupted
-    // V8 VU cannot run further iterations, k6 would reuse it.
+    // when a slot whose VU was interrupted runs again (a ramping-vus VU cut by gracefulRampDown
+    // and scheduled again, or a later scenario taking the slot): an interrupted V8 VU cannot
+    // run further iterations, k6 would reuse it.
     std::function<absl::StatusOr<std::unique_ptr<js::Vu>>(VuSlot*)> renew_vu;
   };
 
@@ -122,17 +150,15 @@ class ScenarioRun {
 
   const ScenarioConfig& config() const { return config_; }
   const ScenarioShare& share() const { return share_; }
-  // VUs this agent initialises for the scenario before the start.
-  std::int64_t VusNeeded() const;
-  std::vector<VuSlot*>& vus() { return vus_; }
-  void AddVu(VuSlot* slot) { vus_.push_back(slot); }
+  // Adds the scenario's VU number `index`, running on `slot`.
+  void AddVu(VuSlot* slot, std::int64_t index);
 
   // Spawns one driver fiber per VU on its worker. `steady_start` and `wall_start` are the same
   // instant: the test's start.
   void Start(loop::Clock::time_point steady_start, absl::Time wall_start);
-  // Worker thread of `slot`: stops its running iteration now, including a pending sleep or
+  // Worker thread of `v`'s slot: stops the iteration `v` runs now, including a pending sleep or
   // HTTP request.
-  static void HardStop(VuSlot* slot);
+  static void HardStop(ScenarioVu* v);
   // Fibers Start() spawns: one per VU, plus one arrival dispatcher per worker with VUs.
   std::size_t driver_count() const;
 
@@ -142,10 +168,10 @@ class ScenarioRun {
   volley::v1::ScenarioProgress Progress(absl::Time now) const;
 
  private:
-  void Drive(VuSlot* slot);
-  void DriveArrivals(VuSlot* slot);
+  void Drive(ScenarioVu* v);
+  void DriveArrivals(ScenarioVu* v);
   // Arrival-rate: starts this worker's share of the scheduled iterations on free VUs.
-  void Dispatch(Worker* worker, std::vector<VuSlot*> slots);
+  void Dispatch(Worker* worker, std::vector<ScenarioVu*> vus);
   // Arrival-rate, any thread: reserves one free VU of the worker at `position`, false when it
   // has none. A reservation is later turned into a VU by TakeReserved on that worker.
   bool ReserveFreeVu(std::size_t position);
@@ -162,8 +188,12 @@ class ScenarioRun {
   std::vector<Worker*> WorkersWithVus() const;
   // Runs one iteration on `slot`, with the hard-stop timer armed. False when the VU broke.
   // `deadline`: the iteration is interrupted if it still runs then.
-  bool RunOne(VuSlot* slot, std::int64_t iteration_in_instance, std::int64_t iteration_in_test,
+  bool RunOne(ScenarioVu* v, std::int64_t iteration_in_instance, std::int64_t iteration_in_test,
               loop::Clock::time_point deadline);
+  // Makes `v`'s slot ready for an iteration: waits while the scenario that used the slot before
+  // still runs one there (its last, being interrupted), and renews a VU an interrupt broke.
+  // False when the test stops meanwhile or the VU could not be renewed.
+  bool Acquire(ScenarioVu* v);
   // exec.scenario.progress and the progress bar: iterations done for the *-iterations
   // executors, time for the others.
   double ProgressAt(absl::Duration elapsed) const;
@@ -176,14 +206,14 @@ class ScenarioRun {
   ExecutionTuple tuple_;
   Shared shared_;
   ScenarioShare share_;
-  std::vector<VuSlot*> vus_;
+  std::vector<std::unique_ptr<ScenarioVu>> vus_;
 
   // Arrival-rate: the workers with VUs of this scenario, their VUs, and per worker the VUs
   // parked with no iteration that no dispatcher has reserved yet. A dispatcher whose own VUs
   // are all busy reserves one of another worker's and posts the iteration there, so the
   // scenario's VUs form one pool as in k6; an iteration is dropped only when none is free.
   std::vector<Worker*> arrival_workers_;
-  std::vector<std::vector<VuSlot*>> arrival_slots_;
+  std::vector<std::vector<ScenarioVu*>> arrival_slots_;
   std::unique_ptr<std::atomic<std::int64_t>[]> free_vus_;
 
   loop::Clock::time_point steady_start_;  // scenario start (test start + startTime)

@@ -10,10 +10,12 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <queue>
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "common/options.h"
 
 namespace volley::agent {
 namespace {
@@ -422,6 +424,103 @@ TEST(RampingArrivalRate, RampsTheStartsAndStopsAtTheEnd) {
   }
   for (int k = 11; k <= 19; ++k) EXPECT_EQ(starts[k - 1], Ms(2000 + 100 * (k - 10)));
   EXPECT_TRUE(r.dropped.empty());
+}
+
+// ---- VU reuse across scenarios ----
+
+std::vector<std::vector<VuSpan>> SpansOf(const TestPlan& plan) {
+  std::vector<std::vector<VuSpan>> spans;
+  for (const ScenarioShare& share : plan.scenarios) spans.push_back(VuSpans(share));
+  return spans;
+}
+
+TestPlan MustPlan(const char* scenarios_json, const ExecutionTuple& tuple = ExecutionTuple()) {
+  absl::StatusOr<Options> options = ParseOptionsJson(
+      nlohmann::json::parse(std::string(R"({"scenarios":)") + scenarios_json + "}"));
+  EXPECT_TRUE(options.ok()) << options.status();
+  absl::StatusOr<TestPlan> plan = PlanTest(*options, tuple);
+  EXPECT_TRUE(plan.ok()) << plan.status();
+  return *plan;
+}
+
+TEST(AssignSlots, ALaterScenarioReusesTheVusOfOneThatHasEnded) {
+  // a: 5 VUs for 10 s, no gracefulStop; b starts at 10 s with 3 VUs; c overlaps both.
+  TestPlan plan = MustPlan(R"({
+    "a": {"executor": "constant-vus", "vus": 5, "duration": "10s", "gracefulStop": "0s"},
+    "b": {"executor": "per-vu-iterations", "vus": 3, "iterations": 1, "startTime": "10s"},
+    "c": {"executor": "shared-iterations", "vus": 2, "iterations": 2, "startTime": "5s",
+          "maxDuration": "10s", "gracefulStop": "0s"}
+  })");
+  std::int64_t count = 0;
+  std::vector<std::vector<std::int64_t>> slots = AssignSlots(SpansOf(plan), &count);
+  ASSERT_EQ(plan.scenarios.size(), 3u);  // ordered by startTime: a, c, b
+  EXPECT_EQ(count, 7);
+  EXPECT_THAT(slots[0], ElementsAre(0, 1, 2, 3, 4));
+  EXPECT_THAT(slots[1], ElementsAre(5, 6));
+  EXPECT_THAT(slots[2], ElementsAre(0, 1, 2));  // a's, free at 10 s
+}
+
+TEST(AssignSlots, TheSlotCountIsThePlansMostVusAtOnce) {
+  struct Case {
+    const char* name;
+    const char* scenarios;
+    std::int64_t want;
+  };
+  const Case cases[] = {
+      {"sequential, gracefulStop keeps them apart",
+       R"({"a": {"executor": "constant-vus", "vus": 4, "duration": "10s"},
+           "b": {"executor": "constant-vus", "vus": 6, "duration": "10s", "startTime": "20s"}})",
+       10},
+      {"sequential after gracefulStop",
+       R"({"a": {"executor": "constant-vus", "vus": 4, "duration": "10s"},
+           "b": {"executor": "constant-vus", "vus": 6, "duration": "10s", "startTime": "40s"}})",
+       6},
+      {"arrival-rate holds maxVUs",
+       R"({"a": {"executor": "constant-arrival-rate", "rate": 5, "duration": "5s",
+                 "preAllocatedVUs": 2, "maxVUs": 7, "gracefulStop": "1s"},
+           "b": {"executor": "constant-vus", "vus": 3, "duration": "5s", "startTime": "6s"}})",
+       7},
+      {"ramping-vus frees its VUs as it ramps down",
+       R"({"r": {"executor": "ramping-vus", "startVUs": 0, "gracefulRampDown": "0s",
+                 "gracefulStop": "0s",
+                 "stages": [{"duration": "10s", "target": 10}, {"duration": "10s", "target": 0}]},
+           "c": {"executor": "constant-vus", "vus": 4, "duration": "5s", "startTime": "17s"}})",
+       0},  // compared with PlanTest below
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    for (const ExecutionTuple& tuple :
+         {ExecutionTuple(), *ExecutionTuple::Parse("0:1/3", "0,1/3,2/3,1"),
+          *ExecutionTuple::Parse("1/3:1", "0,1/3,1")}) {
+      TestPlan plan = MustPlan(c.scenarios, tuple);
+      std::int64_t count = 0;
+      AssignSlots(SpansOf(plan), &count);
+      // PlanTest sums the scenarios' requirements at every instant, as k6 does for vus_max.
+      EXPECT_EQ(count, plan.max_possible_vus) << tuple.ToString();
+      if (c.want > 0 && tuple.ToString() == ExecutionTuple().ToString()) {
+        EXPECT_EQ(count, c.want);
+      }
+    }
+  }
+}
+
+TEST(VuSpans, RampingVusHoldsEachVuUntilItsRampDownDeadline) {
+  TestPlan plan = MustPlan(R"({"r": {"executor": "ramping-vus", "startVUs": 1,
+      "gracefulRampDown": "2s", "gracefulStop": "3s",
+      "stages": [{"duration": "4s", "target": 3}, {"duration": "4s", "target": 1}]}})");
+  std::vector<VuSpan> spans = VuSpans(plan.scenarios[0]);
+  ASSERT_EQ(spans.size(), 3u);
+  // VU 0 from the start to the end + gracefulStop; VUs 1 and 2 from when the ramp reaches them
+  // until gracefulRampDown after the ramp-down leaves them.
+  EXPECT_EQ(spans[0].acquire, absl::ZeroDuration());
+  EXPECT_EQ(spans[0].release, absl::Seconds(11));
+  for (int i = 1; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_GT(spans[i].acquire, absl::ZeroDuration());
+    EXPECT_LE(spans[i].acquire, absl::Seconds(4));
+    EXPECT_GT(spans[i].release, absl::Seconds(4) + absl::Seconds(2));
+    EXPECT_LE(spans[i].release, absl::Seconds(8) + absl::Seconds(2));
+  }
 }
 
 }  // namespace

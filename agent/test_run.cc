@@ -206,31 +206,31 @@ std::unique_ptr<TestRun> TestRun::Create(const volley::v1::Prepare& prepare,
   auto delay_metric = impl->registry.Register(
       kIterationStartDelayMetric, metrics::MetricType::kTrend, metrics::ValueType::kTime);
   shared.start_delay_metric = delay_metric.ok() ? *delay_metric : 0;
-  // TODO(vu-reuse): k6 hands VUs from a finished scenario to a later one, so its vus_max is
-  // the most VUs needed at once (PlanTest's max_possible_vus); here every scenario has its own
-  // VUs and vus_max is their sum. Same load, more memory for sequential scenarios.
-  std::int64_t total_vus = 0;
+  // k6 hands a VU from a scenario that has ended to one that starts later, so the agent
+  // initialises only the most VUs its scenarios need at one instant (vus_max).
+  std::vector<std::vector<VuSpan>> spans;
   for (const auto& [name, config] : *impl->options.scenarios) {
     auto run = std::make_unique<ScenarioRun>(config, impl->tuple, shared);
-    total_vus += run->VusNeeded();
+    spans.push_back(VuSpans(run->share()));
     impl->scenarios.push_back(std::move(run));
   }
+  std::int64_t slot_count = 0;
+  std::vector<std::vector<std::int64_t>> assigned = AssignSlots(spans, &slot_count);
   worker_count =
-      static_cast<int>(std::min<std::int64_t>(worker_count, std::max<std::int64_t>(1, total_vus)));
+      static_cast<int>(std::min<std::int64_t>(worker_count, std::max<std::int64_t>(1, slot_count)));
   for (int i = 0; i < worker_count; ++i) {
     impl->workers.push_back(std::make_unique<Worker>(i, &impl->registry));
   }
-  std::uint64_t next_id = 0;
-  for (auto& scenario : impl->scenarios) {
-    for (std::int64_t i = 0; i < scenario->VusNeeded(); ++i) {
-      auto slot = std::make_unique<VuSlot>();
-      slot->worker = impl->workers[next_id % impl->workers.size()].get();
-      slot->id_in_instance = next_id + 1;
-      slot->id_in_test = static_cast<std::uint64_t>(impl->tuple.GlobalIndex(next_id)) + 1;
-      slot->index = i;
-      scenario->AddVu(slot.get());
-      impl->slots.push_back(std::move(slot));
-      ++next_id;
+  for (std::int64_t id = 0; id < slot_count; ++id) {
+    auto slot = std::make_unique<VuSlot>();
+    slot->worker = impl->workers[id % impl->workers.size()].get();
+    slot->id_in_instance = static_cast<std::uint64_t>(id) + 1;
+    slot->id_in_test = static_cast<std::uint64_t>(impl->tuple.GlobalIndex(id)) + 1;
+    impl->slots.push_back(std::move(slot));
+  }
+  for (std::size_t s = 0; s < impl->scenarios.size(); ++s) {
+    for (std::size_t i = 0; i < assigned[s].size(); ++i) {
+      impl->scenarios[s]->AddVu(impl->slots[assigned[s][i]].get(), static_cast<std::int64_t>(i));
     }
   }
   test.instance_vus_initialized = static_cast<std::int64_t>(impl->slots.size());

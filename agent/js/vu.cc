@@ -230,6 +230,7 @@ VuImpl::~VuImpl() {
   setup_data_.Reset();
   response_template.Reset();
   hasher_template.Reset();
+  shared_array_template.Reset();
   statuses_key.Reset();
   test_options.Reset();
   check_memo.clear();
@@ -581,7 +582,7 @@ absl::StatusOr<bool> VuImpl::RunIteration(const IterationInfo& info, ScriptError
   v8::Local<v8::Context> context = this->context();
   v8::Context::Scope context_scope(context);
   UpdateContext(info);
-  iteration_ = info.iteration_in_scenario;
+  iteration_ = info.iteration_in_instance;  // __ITER: the VU's iterations across scenarios, as k6
   group_path_.clear();
 
   v8::Local<v8::Value> data = v8::Undefined(isolate_);

@@ -135,7 +135,7 @@ TEST_F(VuTest, IterationExceptionGivesScriptErrorAndVuStaysUsable) {
   EXPECT_THAT(error.ToString(), HasSubstr("boom 0"));
 
   IterationInfo next;
-  next.iteration_in_scenario = 1;
+  next.iteration_in_instance = 1;
   EXPECT_TRUE(*Iterate(vu.get(), next));
   TakeBatch();
   // k6 counts an iteration that threw as an iteration.
@@ -155,7 +155,7 @@ TEST_F(VuTest, GlobalsVuIterEnv) {
   EXPECT_EQ(*Setup(vu.get()), R"({"vu":1,"a":"1","b":"global"})");
   IterationInfo info;
   info.scenario = "s1";
-  info.iteration_in_scenario = 7;
+  info.iteration_in_instance = 7;
   info.scenario_env = {{"B", "scenario"}};
   ScriptError error;
   EXPECT_TRUE(*Iterate(vu.get(), info, &error)) << error.ToString();
@@ -290,7 +290,7 @@ TEST_F(VuTest, ManyVusInterleaveOnOneLoop) {
         [&, v = vu.get()] {
           for (int it = 0; it < 3; ++it) {
             IterationInfo info;
-            info.iteration_in_scenario = it;
+            info.iteration_in_instance = it;
             ScriptError error;
             auto r = v->RunIteration(info, &error);
             if (!r.ok() || !*r) {

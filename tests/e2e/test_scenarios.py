@@ -6,6 +6,7 @@ the suite pays for the wall-clock time once.
 
   constant-arrival-rate 200/s for 10 s       -> 2,000 iterations (+-1), nothing dropped
   arrival-rate, one slow VU per worker       -> the other worker's free VU runs it, no drops
+  a scenario after one that ended            -> reuses its VUs (vus_max 3, not 5), __ITER goes on
   seven scenarios of all six executors       -> exact per-scenario counts (iterations{scenario:x}),
                                                 exec/env/tags/startTime, gracefulRampDown,
                                                 dropped_iterations, unique idInTest/iterationInTest
@@ -140,6 +141,34 @@ export default function () { sleep(__VU === 1 ? 0.35 : 0.01); }
         summary = harness.read_summary(self.workdir, res)
         self.assertEqual(harness.metric(summary, "iterations", "count"), 30, res.describe())
         self.assertNotIn("dropped_iterations", summary["metrics"], res.describe())
+
+    def test_a_later_scenario_reuses_the_vus_of_one_that_ended(self):
+        # first: 3 VUs for 1 s, no gracefulStop; second starts at 1 s with 2 VUs. k6 hands the
+        # first scenario's VUs to the second: vus_max is 3, not 5, __ITER counts on across the
+        # scenarios, and exec.vu.iterationInScenario starts again at 0.
+        script = self.write("reuse.js", """
+import { check, sleep } from 'k6';
+import exec from 'k6/execution';
+export const options = { scenarios: {
+  first: { executor: 'constant-vus', vus: 3, duration: '1s', gracefulStop: '0s', exec: 'first' },
+  second: { executor: 'per-vu-iterations', vus: 2, iterations: 1, startTime: '1s',
+            exec: 'second' },
+} };
+export function first() { sleep(0.2); }
+export function second() {
+  check(null, {
+    'a VU of the first scenario': () => __VU >= 1 && __VU <= 3,
+    '__ITER counts on': () => __ITER > 0 && exec.vu.iterationInInstance === __ITER,
+    'iterationInScenario starts at 0': () => exec.vu.iterationInScenario === 0,
+  });
+}
+""")
+        for name, (res, summary) in self.run_both(script, ["--quiet"], 60).items():
+            with self.subTest(run=name):
+                self.assertExit(res, harness.EXIT_OK)
+                self.assertEqual(harness.metric(summary, "vus_max", "max"), 3, res.describe())
+                self.assertEqual(harness.metric(summary, "checks", "passes"), 6, res.describe())
+                self.assertEqual(harness.metric(summary, "checks", "fails"), 0, res.describe())
 
     def test_all_executors_side_by_side(self):
         rid = harness.run_id()
