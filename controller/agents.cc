@@ -1,16 +1,15 @@
 #include "controller/agents.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <sys/socket.h>
-#include <arpa/inet.h>
+#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include <yaml-cpp/yaml.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -31,8 +30,10 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, const char* what) 
 // "dns:///name:port" -> every address of name, as "ip:port" ("[ip6]:port").
 absl::StatusOr<std::vector<std::string>> ResolveDns(const std::string& target) {
   std::string rest = target;
-  if (absl::StartsWith(rest, "dns:///")) rest = rest.substr(7);
-  else if (absl::StartsWith(rest, "dns:")) rest = rest.substr(4);
+  if (absl::StartsWith(rest, "dns:///"))
+    rest = rest.substr(7);
+  else if (absl::StartsWith(rest, "dns:"))
+    rest = rest.substr(4);
   auto colon = rest.rfind(':');
   if (colon == std::string::npos || colon == 0) {
     return absl::InvalidArgumentError(
@@ -138,14 +139,24 @@ std::vector<absl::StatusOr<volley::v1::AgentInfo>> QueryAgents(
   for (std::size_t i = 0; i < channels.size(); ++i) {
     threads.emplace_back([&, i] {
       auto stub = volley::v1::Agent::NewStub(channels[i]);
-      grpc::ClientContext context;
-      context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-      // Wait for the connection (a refused one fails at once, a silent one at the deadline).
-      context.set_wait_for_ready(false);
+      const absl::Time deadline = absl::Now() + timeout;
       volley::v1::InfoRequest request;
       request.set_token(token);
       volley::v1::AgentInfo info;
-      grpc::Status status = stub->Info(&context, request, &info);
+      grpc::Status status;
+      // A refused connection fails at once, a silent agent at the deadline. A failed connect
+      // is tried twice more, 200 ms apart: one lost SYN or a busy accept queue on a loaded
+      // machine must not fail the run, a stopped agent still fails within half a second.
+      for (int attempt = 0; attempt < 3; ++attempt) {
+        if (attempt > 0) absl::SleepFor(absl::Milliseconds(200));
+        grpc::ClientContext context;
+        context.set_deadline(absl::ToChronoTime(deadline));
+        context.set_wait_for_ready(false);
+        status = stub->Info(&context, request, &info);
+        if (status.error_code() != grpc::StatusCode::UNAVAILABLE || absl::Now() >= deadline) {
+          break;
+        }
+      }
       switch (status.error_code()) {
         case grpc::StatusCode::OK:
           if (info.busy()) {
@@ -167,8 +178,8 @@ std::vector<absl::StatusOr<volley::v1::AgentInfo>> QueryAgents(
           break;
         default:
           out[i] = absl::UnavailableError(absl::StrCat(
-              "cannot reach it: ", status.error_message().empty() ? "unavailable"
-                                                                   : status.error_message()));
+              "cannot reach it: ",
+              status.error_message().empty() ? "unavailable" : status.error_message()));
       }
     });
   }
