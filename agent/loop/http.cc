@@ -112,6 +112,12 @@ std::string LowerCopy(std::string_view s) {
 
 // k6 `hosts` entry → one CURLOPT_CONNECT_TO line ("HOST:PORT:CONNECT-HOST:CONNECT-PORT", empty
 // parts meaning "any" / "same"). The Host header and SNI keep the name from the URL.
+// "name:port" or "[v6]:port", not a bare name or a bare IPv6 address.
+bool HasPort(std::string_view name) {
+  if (name.starts_with("[")) return name.find("]:") != std::string_view::npos;
+  return std::count(name.begin(), name.end(), ':') == 1;
+}
+
 std::string ConnectToLine(std::string_view name, std::string_view target) {
   auto split = [](std::string_view s, std::string_view* host, std::string_view* port) {
     if (!s.empty() && s.front() == '[') {  // [v6]:port
@@ -432,8 +438,13 @@ HeaderList ParseHeaders(std::string_view raw_headers) {
 struct HttpClient::Impl {
   Impl(Loop* l, HttpClientOptions o) : loop(l), loop_impl(l->impl()), options(std::move(o)) {
     EnsureCurlGlobalInit();
-    for (const auto& [name, target] : options.hosts) {
-      connect_to = curl_slist_append(connect_to, ConnectToLine(name, target).c_str());
+    // curl takes the first CONNECT_TO line that matches; k6 looks up "name:port" before
+    // "name", so the lines with a port go first.
+    for (bool with_port : {true, false}) {
+      for (const auto& [name, target] : options.hosts) {
+        if (HasPort(name) != with_port) continue;
+        connect_to = curl_slist_append(connect_to, ConnectToLine(name, target).c_str());
+      }
     }
     // Headers curl would add by itself but Go's client (hence k6) does not send.
     static const char* const kSuppressed[] = {"Expect:", "Accept:", "Content-Type:"};

@@ -394,6 +394,23 @@ TEST(HttpClient, BatchRespectsBatchLimit) {
   EXPECT_EQ(server.max_in_flight(), 3);
 }
 
+TEST(HttpClient, HostsEntryWithThePortWinsOverTheBareName) {
+  TestHttpServer server;
+  std::string port = std::to_string(server.port());
+  HttpClientOptions options;
+  // "a.test" (any port) sorts before "a.test:PORT"; k6 looks up name:port first.
+  options.hosts["a.test"] = "127.0.0.1:1";
+  options.hosts["a.test:" + port] = "127.0.0.1:" + port;
+  HttpResponse with_port, other_port;
+  OnFiber(options, [&](Loop&, HttpClient& client) {
+    with_port = client.Do(Get("http://a.test:" + port + "/headers"));
+    other_port = client.Do(Get("http://a.test:8/headers"));
+  });
+  EXPECT_EQ(with_port.status, 200) << with_port.error;
+  EXPECT_EQ(other_port.status, 0);  // the bare name's target, port 1: refused
+  EXPECT_EQ(other_port.error_code, 1212) << other_port.error;
+}
+
 TEST(HttpClient, HostsMappingKeepsTheHostHeader) {
   TestHttpServer server;
   std::string port = std::to_string(server.port());
