@@ -557,6 +557,7 @@ volley::v1::ScenarioProgress ScenarioRun::Progress(absl::Time now) const {
   double progress = 0;
   if (started_) progress = drivers_left_.load() == 0 ? 1.0 : ProgressAt(now - wall_start_);
   p.set_progress(progress);
+  p.set_has_work(share_.has_work);
   return p;
 }
 

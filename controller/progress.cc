@@ -26,6 +26,30 @@ std::string ProgressDisplay::FormatElapsed(absl::Duration d) {
   return absl::StrFormat("%dm%04.1fs", minutes, rest);
 }
 
+double MergedProgress(const ScenarioConfig& config, std::uint64_t iterations_completed,
+                      const std::vector<AgentScenarioProgress>& agents) {
+  double sum = 0;
+  int working = 0;
+  bool all_done = true;
+  for (const AgentScenarioProgress& a : agents) {
+    if (!a.has_work) continue;
+    ++working;
+    sum += a.progress;
+    all_done = all_done && a.progress >= 1.0;
+  }
+  if (agents.empty()) return 0.0;
+  if (working == 0 || all_done) return 1.0;
+
+  double total = 0;
+  if (config.executor == ExecutorType::kSharedIterations) {
+    total = static_cast<double>(config.IterationsOrDefault());
+  } else if (config.executor == ExecutorType::kPerVuIterations) {
+    total = static_cast<double>(config.VusOrDefault() * config.IterationsOrDefault());
+  }
+  double progress = total > 0 ? static_cast<double>(iterations_completed) / total : sum / working;
+  return std::clamp(progress, 0.0, 1.0);
+}
+
 std::string FormatSpent(absl::Duration spent, absl::Duration total) {
   spent = std::clamp(spent, absl::ZeroDuration(), std::max(total, absl::ZeroDuration()));
   const std::int64_t tenths = absl::ToInt64Milliseconds(spent) / 100;

@@ -31,6 +31,19 @@ struct ScenarioLine {
 std::string ScenarioDetail(const ScenarioConfig& config, const ScenarioLine& line,
                            absl::Duration test_elapsed);
 
+// One agent's progress in a scenario, as it reports it.
+struct AgentScenarioProgress {
+  bool has_work = false;
+  double progress = 0;  // 0..1, of its own share
+};
+
+// The scenario's progress over the whole test (0..1): the iterations executors count the
+// iterations completed on all agents against the scenario's total; the others take the mean
+// of the agents that run part of it (they share one clock). Agents without a share of the
+// scenario do not count, and the scenario is complete once every agent with work says so.
+double MergedProgress(const ScenarioConfig& config, std::uint64_t iterations_completed,
+                      const std::vector<AgentScenarioProgress>& agents);
+
 // Time spent of `total` with the width of `total`'s unit, as k6 writes it: "05.0s" (total under
 // a minute), "1m05.0s", "1h01m05.0s".
 std::string FormatSpent(absl::Duration spent, absl::Duration total);

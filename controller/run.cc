@@ -420,6 +420,7 @@ ProgressState Controller::CurrentProgress() const {
   state.elapsed = (end_ != absl::InfinitePast() ? end_ : absl::Now()) - start_;
   if (start_ == absl::InfinitePast()) state.elapsed = absl::ZeroDuration();
   std::map<std::string, ScenarioLine> lines;
+  std::map<std::string, std::vector<AgentScenarioProgress>> parts;
   std::vector<std::string> order;
   for (const auto& agent : agents_) {
     state.vus += agent.vus;
@@ -432,7 +433,7 @@ ProgressState Controller::CurrentProgress() const {
       line.vus += p.vus();
       line.iterations += p.iterations();
       line.interrupted += p.interrupted();
-      line.progress += p.progress() / static_cast<double>(agents_.size());
+      parts[p.name()].push_back({p.has_work(), p.progress()});
     }
   }
   for (const auto& name : order) {
@@ -440,7 +441,9 @@ ProgressState Controller::CurrentProgress() const {
     state.complete += line.iterations;
     state.interrupted += line.interrupted;
     if (options_.scenarios && options_.scenarios->count(name) > 0) {
-      line.detail = ScenarioDetail(options_.scenarios->at(name), line, state.elapsed);
+      const ScenarioConfig& config = options_.scenarios->at(name);
+      line.progress = MergedProgress(config, line.iterations, parts[name]);
+      line.detail = ScenarioDetail(config, line, state.elapsed);
     }
     state.scenarios.push_back(line);
   }
