@@ -308,6 +308,7 @@ bool ScenarioRun::RunOne(ScenarioVu* v, std::int64_t iteration_in_instance,
   // An iteration may run past the scenario's end by gracefulStop at most (ramping-vus: past
   // its VU's ramp-down by gracefulRampDown).
   std::uint64_t timer = loop->AddTimer(deadline, [v] { HardStop(v); });
+  const loop::Clock::time_point began = loop->Now();
   slot->user = v;
   js::ScriptError error;
   absl::StatusOr<bool> finished = slot->vu->RunIteration(info, &error);
@@ -333,6 +334,11 @@ bool ScenarioRun::RunOne(ScenarioVu* v, std::int64_t iteration_in_instance,
   }
   completed_.fetch_add(1, std::memory_order_relaxed);
   shared_.completed->fetch_add(1, std::memory_order_relaxed);
+  // minIterationDuration: the VU waits out the rest before its next iteration (not part of
+  // iteration_duration, as in k6), cut short at the iteration's deadline.
+  if (shared_.min_iteration_duration > absl::ZeroDuration()) {
+    SleepUntil(loop, std::min(deadline, began + ToSteady(shared_.min_iteration_duration)));
+  }
   return true;
 }
 

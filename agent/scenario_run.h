@@ -139,6 +139,7 @@ class ScenarioRun {
     std::function<void()> on_driver_done;  // any worker thread
     std::string options_json;
     metrics::MetricId start_delay_metric = 0;  // iteration_start_delay trend
+    absl::Duration min_iteration_duration;     // k6 minIterationDuration
     // A fresh VU for `slot` (initialised, with the setup data), made on the slot's fiber. Used
     // when a slot whose VU was interrupted runs again (a ramping-vus VU cut by gracefulRampDown
     // and scheduled again, or a later scenario taking the slot): an interrupted V8 VU cannot

@@ -174,6 +174,10 @@ std::unique_ptr<TestRun> TestRun::Create(const volley::v1::Prepare& prepare,
   test.http.batch = static_cast<int>(impl->options.batch.value_or(kDefaultBatch));
   test.http.batch_per_host =
       static_cast<int>(impl->options.batch_per_host.value_or(kDefaultBatchPerHost));
+  if (impl->options.max_redirects) {
+    test.http.max_redirects = static_cast<int>(*impl->options.max_redirects);
+  }
+  test.http.no_connection_reuse = impl->options.no_connection_reuse.value_or(false);
   Impl* raw = impl.get();
   test.abort_test = [raw](const std::string& reason) {
     raw->interrupted = true;
@@ -206,6 +210,8 @@ std::unique_ptr<TestRun> TestRun::Create(const volley::v1::Prepare& prepare,
   auto delay_metric = impl->registry.Register(
       kIterationStartDelayMetric, metrics::MetricType::kTrend, metrics::ValueType::kTime);
   shared.start_delay_metric = delay_metric.ok() ? *delay_metric : 0;
+  shared.min_iteration_duration =
+      impl->options.min_iteration_duration.value_or(absl::ZeroDuration());
   // k6 hands a VU from a scenario that has ended to one that starts later, so the agent
   // initialises only the most VUs its scenarios need at one instant (vus_max).
   std::vector<std::vector<VuSpan>> spans;

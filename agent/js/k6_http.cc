@@ -160,6 +160,7 @@ bool ParseRequest(VuImpl* vu, v8::Local<v8::Context> context, std::string method
   v8::Isolate* isolate = vu->isolate();
   loop::HttpRequest& request = spec->request;
   request.method = absl::AsciiStrToUpper(method);
+  request.max_redirects = vu->test().http.max_redirects;
 
   // A URL, or an http.url`...` object {url, name}.
   if (url->IsObject() && !url->IsString()) {
@@ -226,7 +227,7 @@ bool ParseRequest(VuImpl* vu, v8::Local<v8::Context> context, std::string method
       request.timeout_s = ms / 1000;
     }
     if (p->Get(context, V8Name(isolate, "redirects")).ToLocal(&v) && v->IsNumber()) {
-      request.max_redirects = v->Int32Value(context).FromMaybe(10);
+      request.max_redirects = v->Int32Value(context).FromMaybe(request.max_redirects);
     }
     if (p->Get(context, V8Name(isolate, "responseType")).ToLocal(&v) && !v->IsNullOrUndefined()) {
       std::string type = ToStdString(isolate, v);

@@ -186,6 +186,20 @@ TEST_F(HttpTest, ResponseCallbackChangesExpectedStatuses) {
   EXPECT_EQ(Sum("http_reqs"), 3);
 }
 
+TEST_F(HttpTest, MaxRedirectsOptionIsTheDefaultAndParamsOverrideIt) {
+  test_.http.max_redirects = 1;  // options.maxRedirects
+  std::string json = SetupResult(R"(
+    import http from 'k6/http';
+    export function setup() {
+      const capped = http.get(__ENV.BASE + '/redirect/2');
+      const allowed = http.get(__ENV.BASE + '/redirect/2', { redirects: 5 });
+      return [capped.status, allowed.status];
+    }
+    export default function () {}
+  )");
+  EXPECT_EQ(json, "[302,200]");
+}
+
 TEST_F(HttpTest, RedirectsCountEveryHop) {
   std::string json = SetupResult(R"(
     import http from 'k6/http';

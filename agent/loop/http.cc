@@ -537,6 +537,10 @@ Slot* HttpClient::Impl::AcquireSlot(Batch* batch) {
       curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
     if (connect_to != nullptr) curl_easy_setopt(e, CURLOPT_CONNECT_TO, connect_to);
+    if (options.no_connection_reuse) {
+      curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+      curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+    }
     if (!ProxyFromEnvironment()) {
       // No proxy variables: say so once, or curl looks each of them up again for every
       // transfer (a walk over the environment per name).

@@ -41,9 +41,9 @@ struct HttpTimings {
 };
 
 struct HttpResponse {
-  int status = 0;      // 0 when no response arrived
-  std::string proto;   // "HTTP/1.1", "HTTP/2.0"
-  std::string url;     // final URL after redirects
+  int status = 0;     // 0 when no response arrived
+  std::string proto;  // "HTTP/1.1", "HTTP/2.0"
+  std::string url;    // final URL after redirects
   // The final header block as received: its "Name: value" lines, each ending in "\r\n" (the
   // status line and the blank line left out). Kept raw because most scripts never read
   // headers; ParseHeaders() turns it into fields.
@@ -71,6 +71,8 @@ struct HttpClientOptions {
   std::string user_agent = "volley/0.1 (https://k6.io/)";
   int batch_per_host = 6;  // k6 batchPerHost default
   int batch = 20;          // k6 batch default
+  int max_redirects = 10;  // k6 maxRedirects: the default of a request without `redirects`
+  bool no_connection_reuse = false;  // k6 noConnectionReuse: a new connection per request
 };
 
 // A header name in the canonical form Go (and so k6) uses: "content-type" -> "Content-Type".

@@ -7,6 +7,7 @@ the suite pays for the wall-clock time once.
   constant-arrival-rate 200/s for 10 s       -> 2,000 iterations (+-1), nothing dropped
   arrival-rate, one slow VU per worker       -> the other worker's free VU runs it, no drops
   a scenario after one that ended            -> reuses its VUs (vus_max 3, not 5), __ITER goes on
+  minIterationDuration                       -> iterations 300 ms apart, not in iteration_duration
   seven scenarios of all six executors       -> exact per-scenario counts (iterations{scenario:x}),
                                                 exec/env/tags/startTime, gracefulRampDown,
                                                 dropped_iterations, unique idInTest/iterationInTest
@@ -169,6 +170,30 @@ export function second() {
                 self.assertEqual(harness.metric(summary, "vus_max", "max"), 3, res.describe())
                 self.assertEqual(harness.metric(summary, "checks", "passes"), 6, res.describe())
                 self.assertEqual(harness.metric(summary, "checks", "fails"), 0, res.describe())
+
+    def test_min_iteration_duration_spaces_iterations(self):
+        # Iterations take a few ms; minIterationDuration makes each VU wait out 300 ms before its
+        # next one, outside iteration_duration (as k6).
+        script = self.write("minit.js", """
+import { check } from 'k6';
+export const options = { minIterationDuration: '300ms', scenarios: {
+  s: { executor: 'per-vu-iterations', vus: 2, iterations: 3 },
+} };
+let last = 0;
+export default function () {
+  const now = Date.now();
+  check(null, { 'spaced by minIterationDuration': () => last === 0 || now - last >= 295 });
+  last = now;
+}
+""")
+        for name, (res, summary) in self.run_both(script, ["--quiet"], 60).items():
+            with self.subTest(run=name):
+                self.assertExit(res, harness.EXIT_OK)
+                self.assertEqual(harness.metric(summary, "iterations", "count"), 6,
+                                 res.describe())
+                self.assertEqual(harness.metric(summary, "checks", "passes"), 6, res.describe())
+                self.assertLess(harness.metric(summary, "iteration_duration", "max"), 250,
+                                res.describe())
 
     def test_all_executors_side_by_side(self):
         rid = harness.run_id()
