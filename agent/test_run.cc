@@ -114,6 +114,23 @@ struct TestRun::Impl {
 
 TestRun::TestRun(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
+void ApplyOptions(const Options& options, js::TestContext* test) {
+  for (const auto& [k, v] : options.tags) test->global_tags.push_back({k, v});
+  test->discard_response_bodies = options.discard_response_bodies.value_or(false);
+  test->throw_on_error = options.throw_errors.value_or(false);
+  if (options.system_tags) test->system_tags = *options.system_tags;
+  if (options.hosts) test->http.hosts = *options.hosts;
+  test->http.insecure_skip_tls_verify = options.insecure_skip_tls_verify.value_or(false);
+  if (options.user_agent) test->http.user_agent = *options.user_agent;
+  test->http.batch = static_cast<int>(options.batch.value_or(kDefaultBatch));
+  test->http.batch_per_host =
+      static_cast<int>(options.batch_per_host.value_or(kDefaultBatchPerHost));
+  if (options.max_redirects) {
+    test->http.max_redirects = static_cast<int>(*options.max_redirects);
+  }
+  test->http.no_connection_reuse = options.no_connection_reuse.value_or(false);
+}
+
 std::unique_ptr<TestRun> TestRun::Create(const volley::v1::Prepare& prepare,
                                          TestRunSettings settings, PrepareError* error) {
   auto impl = std::make_unique<Impl>();
@@ -164,20 +181,7 @@ std::unique_ptr<TestRun> TestRun::Create(const volley::v1::Prepare& prepare,
   test.env = {prepare.env().begin(), prepare.env().end()};
   test.options_json = prepare.options_json();
   test.registry = &impl->registry;
-  for (const auto& [k, v] : impl->options.tags) test.global_tags.push_back({k, v});
-  test.discard_response_bodies = impl->options.discard_response_bodies.value_or(false);
-  test.throw_on_error = impl->options.throw_errors.value_or(false);
-  if (impl->options.system_tags) test.system_tags = *impl->options.system_tags;
-  if (impl->options.hosts) test.http.hosts = *impl->options.hosts;
-  test.http.insecure_skip_tls_verify = impl->options.insecure_skip_tls_verify.value_or(false);
-  if (impl->options.user_agent) test.http.user_agent = *impl->options.user_agent;
-  test.http.batch = static_cast<int>(impl->options.batch.value_or(kDefaultBatch));
-  test.http.batch_per_host =
-      static_cast<int>(impl->options.batch_per_host.value_or(kDefaultBatchPerHost));
-  if (impl->options.max_redirects) {
-    test.http.max_redirects = static_cast<int>(*impl->options.max_redirects);
-  }
-  test.http.no_connection_reuse = impl->options.no_connection_reuse.value_or(false);
+  ApplyOptions(impl->options, &test);
   Impl* raw = impl.get();
   test.abort_test = [raw](const std::string& reason) {
     raw->interrupted = true;

@@ -13,6 +13,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "agent/js/vu.h"
+#include "common/options.h"
 #include "volley.pb.h"
 
 namespace volley::agent {
@@ -25,6 +27,10 @@ inline constexpr int kExitScriptAborted = 108;
 // How late each arrival-rate iteration started against its schedule (trend, time): registered
 // by every agent, and by the controller so that thresholds may name it.
 inline constexpr char kIterationStartDelayMetric[] = "iteration_start_delay";
+
+// Puts the options every VU of the test shares (tags, systemTags, throw, hosts, TLS, batch,
+// redirects...) into `test`: the agents' VUs and the controller's VU 0 (setup, teardown).
+void ApplyOptions(const Options& options, js::TestContext* test);
 
 struct TestRunSettings {
   int workers = 0;  // 0: one per core

@@ -5,15 +5,20 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -41,6 +46,8 @@ namespace {
 // k6's exit codes.
 constexpr int kExitOk = 0;
 constexpr int kExitThresholdsFailed = 99;
+constexpr int kExitSetupTimeout = 100;
+constexpr int kExitTeardownTimeout = 101;
 constexpr int kExitGenericEngine = 103;
 constexpr int kExitInvalidConfig = 104;
 constexpr int kExitExternalAbort = 105;
@@ -200,6 +207,11 @@ class Controller {
     return code;
   }
   bool PrepareAgents(const volley::v1::Prepare& base);
+  // Why Watched() interrupted VU 0.
+  enum class Cut { kNone, kTimeout, kSignal };
+  // Runs `fn` (setup or teardown on VU 0) and interrupts VU 0 when `timeout` passes or a
+  // signal arrives meanwhile, as k6 does with setupTimeout / teardownTimeout and Ctrl+C.
+  Cut Watched(absl::Duration timeout, const std::function<void()>& fn);
   void MergeLoop();
   void HandleEvent(AgentEvent event);
   void StopAll(bool immediate, const std::string& reason);
@@ -231,6 +243,37 @@ class Controller {
   std::string setup_json_;
   std::unique_ptr<ProgressDisplay> progress_;
 };
+
+Controller::Cut Controller::Watched(absl::Duration timeout, const std::function<void()>& fn) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  Cut cut = Cut::kNone;
+  const int signals_before = g_signals.load();
+  const absl::Time deadline = absl::Now() + timeout;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lock(mu);
+    // Signals arrive through a counter, so it is polled.
+    while (!done && cut == Cut::kNone) {
+      if (g_signals.load() > signals_before) {
+        cut = Cut::kSignal;
+      } else if (absl::Now() >= deadline) {
+        cut = Cut::kTimeout;
+      } else {
+        cv.wait_for(lock, std::chrono::milliseconds(50));
+      }
+    }
+    if (cut != Cut::kNone) host_.Interrupt();
+  });
+  fn();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+  }
+  cv.notify_all();
+  watchdog.join();
+  return cut;
+}
 
 bool Controller::PrepareAgents(const volley::v1::Prepare& base) {
   auto log = Log("controller");
@@ -675,11 +718,7 @@ int Controller::Run() {
   vu0_context.env = env;
   vu0_context.options_json = options_json_.dump();
   vu0_context.registry = host_.registry();
-  for (const auto& [k, v] : options_.tags) vu0_context.global_tags.push_back({k, v});
-  if (options_.hosts) vu0_context.http.hosts = *options_.hosts;
-  vu0_context.http.insecure_skip_tls_verify = options_.insecure_skip_tls_verify.value_or(false);
-  if (options_.user_agent) vu0_context.http.user_agent = *options_.user_agent;
-  vu0_context.throw_on_error = options_.throw_errors.value_or(false);
+  agent::ApplyOptions(options_, &vu0_context);
   vu0_context.abort_test = [this](const std::string& reason) {
     script_aborted_ = true;
     abort_reason_ = reason;
@@ -692,12 +731,22 @@ int Controller::Run() {
   std::string setup_json;
   bool run_setup = host_.HasExport("setup") && !options_.no_setup.value_or(false);
   if (run_setup) {
-    auto setup = host_.RunSetup();
+    const absl::Duration timeout = options_.setup_timeout.value_or(kDefaultSetupTimeout);
+    absl::StatusOr<std::string> setup = absl::InternalError("not run");
+    Cut cut = Watched(timeout, [&] { setup = host_.RunSetup(); });
     MergeHostMetrics();
     if (!setup.ok()) {
       for (auto& agent : agents_) agent.session->Cancel();
-      PrintError(absl::StrCat("setup() failed: ", setup.status().message()));
-      exit_code_ = script_aborted_ ? kExitScriptAborted : kExitScriptException;
+      if (cut == Cut::kTimeout) {
+        PrintError(absl::StrCat("setup() execution timed out after ", absl::StrFormat("%.f seconds", absl::ToDoubleSeconds(timeout))));
+        exit_code_ = kExitSetupTimeout;
+      } else if (cut == Cut::kSignal) {
+        PrintError("setup() interrupted by signal");
+        exit_code_ = kExitExternalAbort;
+      } else {
+        PrintError(absl::StrCat("setup() failed: ", setup.status().message()));
+        exit_code_ = script_aborted_ ? kExitScriptAborted : kExitScriptException;
+      }
       PrintSummaryAndOutputs(/*ran=*/false);
       return exit_code_;
     }
@@ -721,10 +770,22 @@ int Controller::Run() {
 
   // 8. teardown(data) once, also after an abort.
   if (host_.HasExport("teardown") && !options_.no_teardown.value_or(false)) {
-    absl::Status teardown = host_.RunTeardown(setup_json);
+    const absl::Duration timeout = options_.teardown_timeout.value_or(kDefaultTeardownTimeout);
+    absl::Status teardown = absl::InternalError("not run");
+    Cut cut = Watched(timeout, [&] { teardown = host_.RunTeardown(setup_json); });
     if (!teardown.ok()) {
-      PrintError(absl::StrCat("teardown() failed: ", teardown.message()));
-      if (exit_code_ == kExitOk) exit_code_ = kExitScriptException;
+      int code = kExitScriptException;
+      if (cut == Cut::kTimeout) {
+        PrintError(
+            absl::StrCat("teardown() execution timed out after ", absl::StrFormat("%.f seconds", absl::ToDoubleSeconds(timeout))));
+        code = kExitTeardownTimeout;
+      } else if (cut == Cut::kSignal) {
+        PrintError("teardown() interrupted by signal");
+        code = kExitExternalAbort;
+      } else {
+        PrintError(absl::StrCat("teardown() failed: ", teardown.message()));
+      }
+      if (exit_code_ == kExitOk) exit_code_ = code;
     }
   }
   MergeHostMetrics();

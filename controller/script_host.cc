@@ -23,7 +23,9 @@ void ScriptHost::RunOnFiber(std::function<void()> fn) {
   std::promise<void> done;
   loop_.Post([&] {
     loop_.Spawn([&] {
+      fiber_ = loop_.CurrentFiber();
       fn();
+      fiber_ = nullptr;
       done.set_value();
     });
   });
@@ -119,6 +121,10 @@ absl::StatusOr<std::string> ScriptHost::RunHandleSummary(const std::string& data
 
 void ScriptHost::Interrupt() {
   if (vu0_) vu0_->Interrupt();
+  // A sleep or an HTTP wait of VU 0 returns only when its fiber is interrupted too.
+  loop_.Post([this] {
+    if (fiber_ != nullptr) loop_.Interrupt(fiber_);
+  });
 }
 
 void ScriptHost::TakeBatch(volley::v1::MetricBatch* out) {

@@ -43,6 +43,8 @@ class ScriptHost {
   absl::StatusOr<std::string> RunSetup();
   absl::Status RunTeardown(const std::string& setup_json);
   absl::StatusOr<std::string> RunHandleSummary(const std::string& data_json);
+  // Any thread: stops what VU 0 runs now (setup/teardown past their timeout, Ctrl+C),
+  // including a pending sleep or HTTP request. VU 0 runs nothing afterwards.
   void Interrupt();
 
   // Takes VU 0's metrics (setup and teardown requests count as k6 counts them).
@@ -61,6 +63,7 @@ class ScriptHost {
   std::unique_ptr<js::BundleSource> bundle_;
   std::unique_ptr<js::Vu> vu0_;
   std::vector<std::string> exports_;
+  loop::Fiber* fiber_ = nullptr;  // the RunOnFiber fiber while it runs; loop thread only
 };
 
 }  // namespace volley::controller

@@ -29,6 +29,8 @@ SCRIPTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts")
 # k6's exit codes (k6 errext/exitcodes).
 EXIT_OK = 0
 EXIT_THRESHOLDS_FAILED = 99
+EXIT_SETUP_TIMEOUT = 100
+EXIT_TEARDOWN_TIMEOUT = 101
 EXIT_EXTERNAL_ABORT = 105
 EXIT_INVALID_CONFIG = 104
 EXIT_SCRIPT_EXCEPTION = 107

@@ -97,6 +97,49 @@ class ExitCodes(harness.VolleyTestCase):
         self.assertEqual(harness.count_log_lines(log, f"/anything/{rid}/"), 0,
                          "no iteration may run after setup() failed" + res.describe())
 
+    def test_setup_and_teardown_timeouts_exit_100_and_101(self):
+        # setupTimeout cuts a setup() asleep; teardownTimeout cuts a busy loop in teardown(),
+        # whose run's summary is still printed. k6: exit codes 100 and 101.
+        cases = [
+            ("setup", "export function setup() { sleep(60); }", harness.EXIT_SETUP_TIMEOUT),
+            ("teardown", "export function teardown() { for (;;) {} }",
+             harness.EXIT_TEARDOWN_TIMEOUT),
+        ]
+        for stage, fn, code in cases:
+            with self.subTest(stage=stage):
+                script = self.write(f"{stage}_timeout.js", f"""
+import {{ sleep }} from 'k6';
+export const options = {{ iterations: 2, {stage}Timeout: '1s' }};
+export default function () {{}}
+{fn}
+""")
+                res = harness.volley_run(self.workdir, script, timeout_s=30)
+                self.assertExit(res, code)
+                self.assertIn(f"{stage}() execution timed out after 1 seconds", res.stderr,
+                              res.describe())
+                self.assertLess(res.seconds, 20, res.describe())
+                if stage == "teardown":
+                    summary = harness.read_summary(self.workdir, res)
+                    self.assertEqual(harness.metric(summary, "iterations", "count"), 2,
+                                     res.describe())
+
+    def test_sigint_during_setup_exits_105(self):
+        script = self.write("setup_sleeps.js", """
+import { sleep } from 'k6';
+export function setup() { console.log('setup started'); sleep(60); }
+export default function () {}
+""")
+        args = [harness.volley_bin(), "run", "--no-color", script]
+        started = time.monotonic()
+        proc = harness.start(args, self.workdir)
+        self.addCleanup(harness.kill_group, proc)
+        time.sleep(2)
+        proc.send_signal(signal.SIGINT)
+        res = harness.finish(proc, args, 20, started)
+        self.assertExit(res, harness.EXIT_EXTERNAL_ABORT)
+        self.assertIn("setup() interrupted by signal", res.stderr, res.describe())
+        self.assertLess(res.seconds, 15, "Ctrl+C cuts setup's sleep" + res.describe())
+
     def test_sigint_mid_run_exits_105_with_summary(self):
         rid = harness.run_id()
         script = self.copy_script("interrupted.js")
