@@ -318,10 +318,19 @@ bool ScenarioRun::RunOne(ScenarioVu* v, std::int64_t iteration_in_instance,
   ++v->iterations;
 
   if (!finished.ok()) {
-    slot->broken = true;
     v->stopped = true;
     interrupted_.fetch_add(1, std::memory_order_relaxed);
     shared_.interrupted->fetch_add(1, std::memory_order_relaxed);
+    // k6 keeps an interrupted VU, with its JS state, for its next iteration (this ramping-vus
+    // VU scheduled again, or a later scenario taking the slot). Cleared here, on the fiber the
+    // interrupt hit, so that this driver's own sleeps are not cut short either. No Interrupt()
+    // can come in between: HardStop acts only while slot->user is set.
+    absl::Status cleared = slot->vu->ClearInterrupt();
+    if (!cleared.ok()) {
+      slot->broken = true;
+      Log("agent")->debug("interrupted vu stays stopped scenario={} vu={} reason={}", config_.name,
+                          slot->id_in_instance, std::string(cleared.message()));
+    }
     return false;
   }
   if (!*finished) {
@@ -365,8 +374,8 @@ void ScenarioRun::Drive(ScenarioVu* v) {
   };
   // Only ramping-vus goes on after an interrupted iteration: gracefulRampDown interrupts a VU
   // that may be scheduled again later. Elsewhere an interrupt means the scenario is over.
-  const bool renewable = config_.executor == ExecutorType::kRampingVus;
-  while (!Stopping() && (!v->stopped || renewable)) {
+  const bool reschedulable = config_.executor == ExecutorType::kRampingVus;
+  while (!Stopping() && (!v->stopped || reschedulable)) {
     const absl::Duration offset = FromSteady(loop->Now() - steady_start_);
     const VuAction action = NextVuAction(share_, v->index, v->iterations, offset);
     if (action.kind == VuAction::kDone) break;
@@ -384,7 +393,7 @@ void ScenarioRun::Drive(ScenarioVu* v) {
     set_active(true);
     const auto deadline = steady_start_ + ToSteady(InterruptDeadline(share_, v->index, offset));
     if (!RunOne(v, in_instance, share_.iteration_tuple.GlobalIndex(in_instance), deadline) &&
-        !renewable) {
+        !reschedulable) {
       break;
     }
   }
@@ -400,29 +409,8 @@ bool ScenarioRun::Acquire(ScenarioVu* v) {
     if (Stopping()) return false;
     loop->SleepUntil(loop->Now() + std::chrono::milliseconds(1));
   }
-  return !slot->broken || RenewVu(slot);
-}
-
-bool ScenarioRun::RenewVu(VuSlot* slot) {
-  // The hard stop left the fiber's interrupt flag set; the new VU's sleeps and requests must
-  // not see it.
-  slot->worker->loop()->ClearInterrupt();
-  slot->vu.reset();
-  absl::Time began = absl::Now();
-  absl::StatusOr<std::unique_ptr<js::Vu>> vu =
-      shared_.renew_vu
-          ? shared_.renew_vu(slot)
-          : absl::StatusOr<std::unique_ptr<js::Vu>>(absl::UnavailableError("no VU factory"));
-  if (!vu.ok()) {
-    Log("agent")->error("could not renew an interrupted VU scenario={} vu={} error={}",
-                        config_.name, slot->id_in_instance, std::string(vu.status().message()));
-    return false;
-  }
-  slot->vu = *std::move(vu);
-  slot->broken = false;
-  Log("agent")->debug("interrupted vu renewed scenario={} vu={} took_ms={}", config_.name,
-                      slot->id_in_instance, absl::ToInt64Milliseconds(absl::Now() - began));
-  return true;
+  // A stop that came during the wait found no iteration here to interrupt: start none after it.
+  return !slot->broken && !Stopping();
 }
 
 void ScenarioRun::DriveArrivals(ScenarioVu* v) {

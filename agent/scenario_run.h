@@ -38,8 +38,10 @@ struct VuSlot {
   std::uint64_t id_in_instance = 0;  // __VU, 1-based
   std::uint64_t id_in_test = 0;      // unique across agents, 1-based
   std::int64_t iterations = 0;       // across scenarios (__ITER, exec.vu.iterationInInstance)
-  bool broken = false;               // interrupted: renewed before it runs again
-  ScenarioVu* user = nullptr;        // the scenario VU inside an iteration on it now
+  // exec.test.abort() stopped its VU: it runs nothing more. (An interrupted iteration does
+  // not end a VU: RunOne makes it ready again at once, as k6 reuses it.)
+  bool broken = false;
+  ScenarioVu* user = nullptr;  // the scenario VU inside an iteration on it now
 };
 
 // One of a scenario's VUs: the slot it runs on and the scenario's own state for it. Touched
@@ -140,11 +142,6 @@ class ScenarioRun {
     std::string options_json;
     metrics::MetricId start_delay_metric = 0;  // iteration_start_delay trend
     absl::Duration min_iteration_duration;     // k6 minIterationDuration
-    // A fresh VU for `slot` (initialised, with the setup data), made on the slot's fiber. Used
-    // when a slot whose VU was interrupted runs again (a ramping-vus VU cut by gracefulRampDown
-    // and scheduled again, or a later scenario taking the slot): an interrupted V8 VU cannot
-    // run further iterations, k6 would reuse it.
-    std::function<absl::StatusOr<std::unique_ptr<js::Vu>>(VuSlot*)> renew_vu;
   };
 
   ScenarioRun(ScenarioConfig config, ExecutionTuple tuple, Shared shared);
@@ -187,20 +184,19 @@ class ScenarioRun {
            config_.executor == ExecutorType::kRampingArrivalRate;
   }
   std::vector<Worker*> WorkersWithVus() const;
-  // Runs one iteration on `slot`, with the hard-stop timer armed. False when the VU broke.
+  // Runs one iteration on `slot`, with the hard-stop timer armed. False when it was
+  // interrupted (the VU is made ready for its next iteration before this returns) or aborted.
   // `deadline`: the iteration is interrupted if it still runs then.
   bool RunOne(ScenarioVu* v, std::int64_t iteration_in_instance, std::int64_t iteration_in_test,
               loop::Clock::time_point deadline);
   // Makes `v`'s slot ready for an iteration: waits while the scenario that used the slot before
-  // still runs one there (its last, being interrupted), and renews a VU an interrupt broke.
-  // False when the test stops meanwhile or the VU could not be renewed.
+  // still runs one there (its last, being interrupted). False when the test stops or the slot's
+  // VU was aborted.
   bool Acquire(ScenarioVu* v);
   // exec.scenario.progress and the progress bar: iterations done for the *-iterations
   // executors, time for the others.
   double ProgressAt(absl::Duration elapsed) const;
   void SleepUntil(loop::Loop* loop, loop::Clock::time_point until) const;
-  // Replaces the interrupted VU of `slot` (on its fiber). False when that failed.
-  bool RenewVu(VuSlot* slot);
   bool Stopping() const { return shared_.stop->graceful.load(std::memory_order_relaxed); }
 
   ScenarioConfig config_;

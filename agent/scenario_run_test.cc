@@ -45,8 +45,8 @@ using Duration = std::function<absl::Duration(std::int64_t vu, std::int64_t iter
 
 // Plays ScenarioRun::Drive for every VU of `share` on a virtual clock. A VU whose iteration is
 // still running at its InterruptDeadline is interrupted there; it runs nothing more, except
-// under ramping-vus, where it may be scheduled again (Drive renews it). Events at the same
-// instant run in VU order.
+// under ramping-vus, where it may be scheduled again (the same VU, its interrupt cleared). Events
+// at the same instant run in VU order.
 std::vector<Iter> SimulateVus(const ScenarioShare& share, std::int64_t vus, const Duration& took) {
   std::vector<Iter> iters;
   std::vector<std::int64_t> iterations(static_cast<std::size_t>(vus), 0);

@@ -42,7 +42,6 @@ struct TestRun::Impl {
   bool finished = false;         // final batch delivered; guarded by mu
   bool shutting_down = false;    // guarded by mu
   std::atomic<bool> interrupted{false};
-  std::string setup_json;  // set by Start before any driver runs
   std::thread sender;
   std::thread grace_timer;
 
@@ -203,12 +202,6 @@ std::unique_ptr<TestRun> TestRun::Create(const volley::v1::Prepare& prepare,
   shared.interrupted = &impl->interrupted_iterations;
   shared.on_driver_done = [raw] { raw->DriverDone(); };
   shared.options_json = prepare.options_json();
-  shared.renew_vu = [raw](VuSlot* slot) -> absl::StatusOr<std::unique_ptr<js::Vu>> {
-    auto vu = js::Vu::Create(&raw->test, slot->worker->loop(), slot->worker->aggregator(),
-                             slot->id_in_instance, slot->id_in_test);
-    if (vu.ok()) (void)(*vu)->SetSetupData(raw->setup_json);
-    return vu;
-  };
   // How late arrival-rate iterations start against their schedule: coordinated omission shows
   // here instead of being hidden.
   auto delay_metric = impl->registry.Register(
@@ -295,7 +288,6 @@ bool TestRun::interrupted() const { return impl_->interrupted.load(); }
 
 void TestRun::Start(absl::Time start, const std::string& setup_json) {
   Impl* impl = impl_.get();
-  impl->setup_json = setup_json;
   impl->ForEachSlotOnFiber([&](VuSlot* slot) {
     if (slot->vu) (void)slot->vu->SetSetupData(setup_json);
   });

@@ -491,8 +491,32 @@ metrics::TagSetId* VuImpl::CachedTags(const std::string& key) {
 // ---- running ----
 
 void VuImpl::Interrupt() {
+  std::lock_guard<std::mutex> lock(interrupt_mu_);
   interrupted_.store(true);
   if (isolate_ != nullptr) isolate_->TerminateExecution();
+}
+
+absl::Status VuImpl::ClearInterrupt() {
+  if (aborted_) return absl::FailedPreconditionError(absl::StrCat("test aborted: ", abort_reason_));
+  // What an iteration cut short may leave behind. RunIteration resets most of it at its start
+  // too; the fiber's flag must go now, or this fiber's next sleep or Park returns at once.
+  loop_->ClearInterrupt();
+  group_path_.clear();
+  bytes_sent_ = bytes_received_ = 0;
+  info_ = &default_info_;
+
+  std::lock_guard<std::mutex> lock(interrupt_mu_);
+  if (!interrupted()) return absl::OkStatus();  // nothing else terminates this isolate
+  FiberScope fiber_scope(this);
+  v8::HandleScope handle_scope(isolate_);
+  // Promise jobs the cut iteration queued must not run in the next one. A checkpoint run with
+  // a termination pending stops at its first job and empties the queue.
+  isolate_->TerminateExecution();
+  isolate_->PerformMicrotaskCheckpoint();
+  isolate_->CancelTerminateExecution();
+  interrupted_.store(false);
+  Log("vu")->debug("interrupt cleared vu={}", id_);
+  return absl::OkStatus();
 }
 
 void VuImpl::Abort(const std::string& reason) {
@@ -551,7 +575,8 @@ v8::MaybeLocal<v8::Value> VuImpl::CallExport(const std::string& name, int argc,
     if (aborted_) {
       error->message = absl::StrCat("test aborted: ", abort_reason_);
       error->aborted = true;
-      // The VU stays usable (teardown may still run on it); only interrupts are final.
+      // The VU stays usable for teardown; an interrupt that came too keeps its termination.
+      std::lock_guard<std::mutex> lock(interrupt_mu_);
       if (!interrupted()) isolate_->CancelTerminateExecution();
     } else {
       error->message = "interrupted";

@@ -1,7 +1,9 @@
 // One virtual user: a V8 isolate with the test's module graph loaded (the init context run),
 // plus its HttpClient. A Vu lives on one worker thread and runs only on a fiber of that
 // thread's Loop; it exits its isolate before every yield and re-enters after. Create, Run*,
-// and destruction happen on that thread. Interrupt() is the one call other threads may make.
+// ClearInterrupt and destruction happen on that thread. Interrupt() is the one call other
+// threads may make. As in k6, a VU is initialised once and serves the whole test: an
+// interrupted iteration does not end it (see ClearInterrupt).
 #pragma once
 
 #include <cstdint>
@@ -126,7 +128,8 @@ class Vu {
   // Runs one iteration of info.exec, emitting iterations/iteration_duration/data_* metrics
   // with the scenario tags. Fiber-only. Returns true when the iteration finished, false when it
   // threw (`*error` filled; the VU stays usable), and a non-OK status when the VU was
-  // interrupted or is broken.
+  // interrupted (Cancelled; also when an Interrupt() not yet cleared is pending, the iteration
+  // then does not start) or is broken.
   virtual absl::StatusOr<bool> RunIteration(const IterationInfo& info, ScriptError* error) = 0;
 
   // setup() -> its JSON result ("" when undefined); teardown(data); handleSummary(data) ->
@@ -136,8 +139,30 @@ class Vu {
   virtual absl::StatusOr<std::string> RunHandleSummary(const std::string& data_json) = 0;
 
   // Any thread: stops the running JS at once (hard stop); RunIteration returns an error with
-  // ScriptError::message "interrupted". The VU is unusable afterwards.
+  // ScriptError::message "interrupted". The interrupt stays in force, so every later Run*
+  // call is refused or cut, until the owner calls ClearInterrupt().
+  //
+  // Who calls it: the agent's ScenarioRun::HardStop, on the VU's own worker thread (a timer at
+  // the iteration's gracefulStop / gracefulRampDown deadline, or posted by InterruptBusy for a
+  // stop), only while the VU's fiber is suspended inside RunIteration; the controller's
+  // ScriptHost; tests, from another thread at any time.
   virtual void Interrupt() = 0;
+
+  // Owner thread, on a fiber, with no Run* call of this VU on any stack (so the interrupted
+  // iteration has fully unwound): makes an interrupted VU ready for its next iteration on the
+  // same isolate and context, keeping its JS globals, init-context state and exec.vu.tags. It
+  // clears the interrupt flag, V8's pending termination, the calling fiber's loop interrupt
+  // flag (call it on the fiber that ran the interrupted iteration) and the iteration's
+  // leftovers (group path, traffic counters, queued promise jobs). HTTP transfers need nothing:
+  // an interrupted request removes its own transfers before it returns.
+  //
+  // The rule for interrupts racing with this call: an Interrupt() that returns before
+  // ClearInterrupt() starts is cleared (it was meant for the iteration that is over); one that
+  // starts after ClearInterrupt() returns applies to the next Run* call. The two never
+  // interleave (they share a lock), so a termination cannot outlive the flag that explains it.
+  // A VU that exec.test.abort() stopped stays stopped: FailedPrecondition. Cheap when nothing
+  // was interrupted.
+  virtual absl::Status ClearInterrupt() = 0;
 
  protected:
   Vu() = default;

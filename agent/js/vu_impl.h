@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -78,6 +79,7 @@ class VuImpl final : public Vu {
   absl::Status RunTeardown(const std::string& setup_json) override;
   absl::StatusOr<std::string> RunHandleSummary(const std::string& data_json) override;
   void Interrupt() override;
+  absl::Status ClearInterrupt() override;
 
   // ---- state for the built-in modules ----
   v8::Isolate* isolate() const { return isolate_; }
@@ -225,6 +227,10 @@ class VuImpl final : public Vu {
   std::vector<std::string> exported_functions_;
 
   bool in_init_ = true;
+  // Set by Interrupt() (any thread), cleared by ClearInterrupt() (owner). Both, and the owner's
+  // other calls that cancel a termination, hold interrupt_mu_ while they change the flag and
+  // V8's termination state together; readers on the owner thread need no lock.
+  std::mutex interrupt_mu_;
   std::atomic<bool> interrupted_{false};
   bool aborted_ = false;
   std::string abort_reason_;

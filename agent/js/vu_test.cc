@@ -1,11 +1,11 @@
 // Tests of the VU core and the non-HTTP k6 modules: scripts run in a Vu on a real Loop fiber.
 #include "agent/js/vu.h"
 
-#include <cstdlib>
-#include <filesystem>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 #include "agent/js/js_test_util.h"
@@ -499,6 +499,10 @@ TEST_F(VuTest, AbortStopsIterationAndCallsTest) {
   EXPECT_EQ(reason, "enough");
   TakeBatch();
   EXPECT_EQ(Sum("iterations"), 0);
+  // An aborted VU stays stopped: only interrupts are cleared.
+  absl::Status cleared;
+  OnFiber([&] { cleared = vu->ClearInterrupt(); });
+  EXPECT_EQ(cleared.code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(VuTest, InterruptFromAnotherThreadStopsABusyLoop) {
@@ -513,7 +517,143 @@ TEST_F(VuTest, InterruptFromAnotherThreadStopsABusyLoop) {
   stopper.join();
   EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(error.message, "interrupted");
+  // The interrupt stays in force until the owner clears it.
   EXPECT_EQ(Iterate(vu.get()).status().code(), absl::StatusCode::kCancelled);
+}
+
+TEST_F(VuTest, InterruptedBusyLoopVuRunsNextIterationWithItsStateAfterClear) {
+  auto vu = MustCreate(R"(
+    let inits = 0;
+    inits++;
+    let calls = 0;
+    export default function () {
+      calls++;
+      if (calls === 1) for (;;) {}
+      if (inits !== 1 || calls !== 2) throw new Error(`inits=${inits} calls=${calls}`);
+    }
+  )");
+  ASSERT_NE(vu, nullptr);
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    vu->Interrupt();
+  });
+  ScriptError error;
+  absl::StatusOr<bool> r = Iterate(vu.get(), {}, &error);
+  stopper.join();
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kCancelled);
+
+  absl::Status cleared;
+  OnFiber([&] { cleared = vu->ClearInterrupt(); });
+  ASSERT_TRUE(cleared.ok()) << cleared;
+  IterationInfo next;
+  next.iteration_in_instance = 1;
+  ScriptError next_error;
+  r = Iterate(vu.get(), next, &next_error);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(*r) << next_error.ToString();
+  TakeBatch();
+  EXPECT_EQ(Sum("iterations"), 1);  // the interrupted one is not counted
+}
+
+// As the agent's HardStop does it: a loop timer interrupts the VU and its fiber mid-sleep.
+TEST_F(VuTest, VuInterruptedWhileSleepingSleepsAgainAfterClear) {
+  auto vu = MustCreate(R"(
+    import { sleep } from 'k6';
+    let calls = 0;
+    export default function () {
+      calls++;
+      if (calls === 1) {
+        sleep(10);
+        throw new Error('not reached');
+      }
+      if (calls !== 2) throw new Error(`calls=${calls}`);
+      sleep(0.05);
+    }
+  )");
+  ASSERT_NE(vu, nullptr);
+  absl::StatusOr<bool> first, second;
+  absl::Status cleared;
+  ScriptError first_error, second_error;
+  loop::Clock::duration cut_after{}, second_took{};
+  OnFiber([&] {
+    loop::Fiber* self = loop_.CurrentFiber();
+    auto start = loop_.Now();
+    loop_.AddTimer(start + std::chrono::milliseconds(50), [&, self] {
+      vu->Interrupt();
+      loop_.Interrupt(self);
+    });
+    first = vu->RunIteration({}, &first_error);
+    cut_after = loop_.Now() - start;
+    cleared = vu->ClearInterrupt();
+    start = loop_.Now();
+    second = vu->RunIteration({}, &second_error);
+    second_took = loop_.Now() - start;
+  });
+  EXPECT_EQ(first.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(first_error.message, "interrupted");
+  EXPECT_LT(cut_after, std::chrono::seconds(5));
+  ASSERT_TRUE(cleared.ok()) << cleared;
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(*second) << second_error.ToString();
+  // The fiber's interrupt flag went too: the second iteration's sleep really slept.
+  EXPECT_GE(second_took, std::chrono::milliseconds(45));
+}
+
+TEST_F(VuTest, ClearInterruptDropsPromiseJobsOfTheCutIteration) {
+  auto vu = MustCreate(R"(
+    let leaked = 0;
+    let calls = 0;
+    export default async function () {
+      calls++;
+      if (calls === 1) {
+        Promise.resolve().then(() => { leaked++; });
+        for (;;) {}
+      }
+      await null;
+      if (leaked !== 0) throw new Error(`leaked=${leaked}`);
+    }
+  )");
+  ASSERT_NE(vu, nullptr);
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    vu->Interrupt();
+  });
+  absl::StatusOr<bool> r = Iterate(vu.get());
+  stopper.join();
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kCancelled);
+  absl::Status cleared;
+  OnFiber([&] { cleared = vu->ClearInterrupt(); });
+  ASSERT_TRUE(cleared.ok()) << cleared;
+  ScriptError error;
+  r = Iterate(vu.get(), {}, &error);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(*r) << error.ToString();
+}
+
+// An Interrupt() that lands after an iteration has ended is meant for that iteration: it stops
+// the next one unless the owner clears it first, and then it leaves no termination behind.
+TEST_F(VuTest, InterruptBetweenIterationsIsRefusedOrCleared) {
+  auto vu =
+      MustCreate("let n = 0; export default function () { for (let i = 0; i < 1e5; i++) n++; }");
+  ASSERT_NE(vu, nullptr);
+  ASSERT_TRUE(*Iterate(vu.get()));
+  vu->Interrupt();
+  EXPECT_EQ(Iterate(vu.get()).status().code(), absl::StatusCode::kCancelled);
+
+  vu->Interrupt();
+  absl::Status cleared;
+  OnFiber([&] { cleared = vu->ClearInterrupt(); });
+  ASSERT_TRUE(cleared.ok()) << cleared;
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    absl::StatusOr<bool> r = Iterate(vu.get());
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(*r);
+  }
+  // Clearing a VU that was not interrupted changes nothing.
+  OnFiber([&] { cleared = vu->ClearInterrupt(); });
+  EXPECT_TRUE(cleared.ok()) << cleared;
+  EXPECT_TRUE(*Iterate(vu.get()));
 }
 
 TEST_F(VuTest, DeepRecursionIsARangeErrorNotACrash) {

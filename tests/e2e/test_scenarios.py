@@ -8,6 +8,7 @@ the suite pays for the wall-clock time once.
   arrival-rate, one slow VU per worker       -> the other worker's free VU runs it, no drops
   a scenario after one that ended            -> reuses its VUs (vus_max 3, not 5), __ITER goes on
   minIterationDuration                       -> iterations 300 ms apart, not in iteration_duration
+  ramping-vus cut mid-sleep, then back up    -> the same VUs go on: init ran vus_max times
   seven scenarios of all six executors       -> exact per-scenario counts (iterations{scenario:x}),
                                                 exec/env/tags/startTime, gracefulRampDown,
                                                 dropped_iterations, unique idInTest/iterationInTest
@@ -194,6 +195,50 @@ export default function () {
                 self.assertEqual(harness.metric(summary, "checks", "passes"), 6, res.describe())
                 self.assertLess(harness.metric(summary, "iteration_duration", "max"), 250,
                                 res.describe())
+    def test_interrupted_vus_keep_their_state_when_scheduled_again(self):
+        # 3 VUs for 1 s, 1 VU for 1 s, 3 VUs for 1 s; gracefulRampDown 0s cuts VUs 2 and 3 in
+        # their 0.8 s sleep at 1 s. As in k6, each VU is initialised once, before the test: at
+        # 2 s the same two VUs come back with their module state, so `initialised` is seen
+        # false exactly vus_max times and `calls` goes on with __ITER. Iterations: VU 1 starts 8
+        # (every 0.4 s up to 2.8 s); VUs 2 and 3 complete 2, lose 1, then complete 3 each.
+        script = self.write("rampback.js", """
+import { check, sleep } from 'k6';
+import { Counter } from 'k6/metrics';
+const inits = new Counter('vu_inits');
+const resumed = new Counter('vus_resumed');
+let initialised = false;  // false only in a VU whose init context has just run
+let calls = 0;
+let lastStart = 0;
+export const options = { scenarios: { ramp: {
+  executor: 'ramping-vus', startVUs: 3, gracefulRampDown: '0s',
+  stages: [{ duration: '1s', target: 3 }, { duration: '0s', target: 1 },
+           { duration: '1s', target: 1 }, { duration: '0s', target: 3 },
+           { duration: '1s', target: 3 }] } } };
+export default function () {
+  const now = Date.now();
+  if (!initialised) { initialised = true; inits.add(1); }
+  calls++;
+  if (lastStart > 0 && now - lastStart > 600) resumed.add(1);
+  lastStart = now;
+  check(null, { 'module state kept': () => calls === __ITER + 1 });
+  sleep(0.4);
+}
+""")
+        for name, (res, summary) in self.run_both(script, [], 60).items():
+            with self.subTest(run=name):
+                self.assertExit(res, harness.EXIT_OK)
+                vus_max = harness.metric(summary, "vus_max", "max")
+                self.assertEqual(vus_max, 3, res.describe())
+                self.assertEqual(harness.metric(summary, "vu_inits", "count"), vus_max,
+                                 "init context runs" + res.describe())
+                self.assertEqual(harness.metric(summary, "vus_resumed", "count"), 2,
+                                 res.describe())
+                self.assertEqual(harness.metric(summary, "checks", "fails"), 0, res.describe())
+                self.assertEqual(harness.metric(summary, "iterations", "count"), 18,
+                                 res.describe())
+                lines = re.findall(r"(\d+) complete and (\d+) interrupted iterations", res.stderr)
+                self.assertTrue(lines, "no progress line" + res.describe())
+                self.assertEqual(lines[-1], ("18", "2"), res.describe())
 
     def test_all_executors_side_by_side(self):
         rid = harness.run_id()
