@@ -114,7 +114,10 @@ absl::Status ScriptHost::RunTeardown(const std::string& setup_json) {
 absl::StatusOr<std::string> ScriptHost::RunHandleSummary(const std::string& data_json) {
   absl::StatusOr<std::string> result = absl::InternalError("no vu");
   RunOnFiber([&] {
-    if (vu0_) result = vu0_->RunHandleSummary(data_json);
+    if (!vu0_) return;
+    // A teardown() cut at its timeout leaves VU 0 interrupted; handleSummary still runs, as k6.
+    (void)vu0_->ClearInterrupt();
+    result = vu0_->RunHandleSummary(data_json);
   });
   return result;
 }

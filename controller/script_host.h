@@ -44,7 +44,8 @@ class ScriptHost {
   absl::Status RunTeardown(const std::string& setup_json);
   absl::StatusOr<std::string> RunHandleSummary(const std::string& data_json);
   // Any thread: stops what VU 0 runs now (setup/teardown past their timeout, Ctrl+C),
-  // including a pending sleep or HTTP request. VU 0 runs nothing afterwards.
+  // including a pending sleep or HTTP request. VU 0 runs nothing afterwards but
+  // handleSummary (RunHandleSummary clears the interrupt first).
   void Interrupt();
 
   // Takes VU 0's metrics (setup and teardown requests count as k6 counts them).
