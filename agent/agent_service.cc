@@ -1,14 +1,15 @@
 #include "agent/agent_service.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <thread>
 
-#include <unistd.h>
-
 #include "absl/cleanup/cleanup.h"
 #include "absl/time/clock.h"
+#include "agent/log_forwarder.h"
 #include "agent/test_run.h"
 #include "common/logging.h"
 
@@ -34,7 +35,8 @@ std::string HostName() {
 
 }  // namespace
 
-grpc::Status AgentService::Info(grpc::ServerContext* context, const volley::v1::InfoRequest* request,
+grpc::Status AgentService::Info(grpc::ServerContext* context,
+                                const volley::v1::InfoRequest* request,
                                 volley::v1::AgentInfo* info) {
   if (!options_.token.empty() && !TokenMatches(options_.token, request->token())) {
     Log("agent")->warn("refused controller peer={} reason=token", context->peer());
@@ -48,9 +50,8 @@ grpc::Status AgentService::Info(grpc::ServerContext* context, const volley::v1::
   return grpc::Status::OK;
 }
 
-grpc::Status AgentService::Run(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<AgentMessage, ControllerMessage>* stream) {
+grpc::Status AgentService::Run(grpc::ServerContext* context,
+                               grpc::ServerReaderWriter<AgentMessage, ControllerMessage>* stream) {
   auto log = Log("agent");
   bool expected = false;
   if (!busy_.compare_exchange_strong(expected, true)) {
@@ -76,9 +77,30 @@ grpc::Status AgentService::Run(
     return stream->Write(m);
   };
 
+  // From here until the test is over, what its user must see is also held for the controller.
+  // Workers only queue lines; the writers below send them before their own message, so lines
+  // of VU init go before Ready, those of the run with each batch, the last ones before Done.
+  std::shared_ptr<LogForwarder> forwarder;
+  if (options_.forward_logs) {
+    forwarder = std::make_shared<LogForwarder>();
+    AddLogSink(forwarder);
+  }
+  absl::Cleanup remove_forwarder = [&] {
+    if (forwarder) RemoveLogSink(forwarder);
+  };
+  auto send_logs = [&] {
+    if (!forwarder) return;
+    for (auto& line : forwarder->Take()) {
+      AgentMessage m;
+      *m.mutable_log() = std::move(line);
+      if (!write(m)) return;
+    }
+  };
+
   TestRunSettings settings;
   settings.workers = options_.workers;
   settings.on_batch = [&](volley::v1::MetricBatch batch) {
+    send_logs();
     AgentMessage m;
     *m.mutable_batch() = std::move(batch);
     write(m);
@@ -93,6 +115,8 @@ grpc::Status AgentService::Run(
   PrepareError error;
   std::unique_ptr<TestRun> run = TestRun::Create(msg.prepare(), settings, &error);
   if (!run) {
+    // The failure itself goes as the Failure message; its log line stays here.
+    send_logs();
     log->warn("test prepare failed exit_code={} error={}", error.exit_code, error.message);
     AgentMessage m;
     m.mutable_failure()->set_exit_code(error.exit_code);
@@ -100,6 +124,7 @@ grpc::Status AgentService::Run(
     write(m);
     return grpc::Status::OK;
   }
+  send_logs();
   {
     AgentMessage m;
     m.mutable_ready()->set_vus_max(run->vus_max());
@@ -141,6 +166,7 @@ grpc::Status AgentService::Run(
 
   run->Wait(absl::InfiniteDuration());
   finished = true;
+  send_logs();
   {
     AgentMessage m;
     m.mutable_done()->set_interrupted(run->interrupted());

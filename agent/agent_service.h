@@ -15,6 +15,9 @@ namespace volley::agent {
 struct AgentServiceOptions {
   std::string token;  // empty: no token required
   int workers = 0;    // 0: one per core
+  // Send the test's console output, iteration errors and warnings to its controller as
+  // LogLines. Off for the controller's embedded agent, whose logs are already on its terminal.
+  bool forward_logs = true;
 };
 
 class AgentService final : public volley::v1::Agent::Service {

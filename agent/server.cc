@@ -48,8 +48,8 @@ absl::StatusOr<std::unique_ptr<AgentServer>> AgentServer::Start(const ServerConf
 
   grpc::EnableDefaultHealthCheckService(true);
   std::unique_ptr<AgentServer> server(new AgentServer());
-  server->service_ = std::make_unique<AgentService>(
-      AgentServiceOptions{.token = config.token, .workers = config.workers});
+  server->service_ = std::make_unique<AgentService>(AgentServiceOptions{
+      .token = config.token, .workers = config.workers, .forward_logs = config.forward_logs});
 
   grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(256 * 1024 * 1024);

@@ -4,10 +4,10 @@
 // embedded agent (which talks to it through an in-process channel).
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/statusor.h"
 #include "agent/agent_service.h"
@@ -15,13 +15,14 @@
 namespace volley::agent {
 
 struct ServerConfig {
-  std::string listen;           // "ADDR:PORT"; empty = in-process only
-  std::string token;            // required from controllers when non-empty
-  std::string tls_cert_pem;     // server certificate and key: TLS when both are set
+  std::string listen;        // "ADDR:PORT"; empty = in-process only
+  std::string token;         // required from controllers when non-empty
+  std::string tls_cert_pem;  // server certificate and key: TLS when both are set
   std::string tls_key_pem;
-  std::string tls_ca_pem;       // client CA: mutual TLS when set
-  bool insecure_listen = false; // allow a non-loopback address without token and TLS
+  std::string tls_ca_pem;        // client CA: mutual TLS when set
+  bool insecure_listen = false;  // allow a non-loopback address without token and TLS
   int workers = 0;
+  bool forward_logs = true;  // see AgentServiceOptions
 };
 
 class AgentServer {

@@ -82,6 +82,8 @@ struct TestRun::Impl {
       cv.wait_until(lock, next, [&] { return (started && drivers_left == 0) || shutting_down; });
       bool done = (started && drivers_left == 0) || shutting_down;
       lock.unlock();
+      // The iterations are over: the error totals go out with the final batch, not after it.
+      if (done) errors.LogTotals();
       volley::v1::MetricBatch batch = CollectBatch(done);
       if (settings.on_batch) settings.on_batch(std::move(batch));
       lock.lock();
@@ -279,7 +281,6 @@ TestRun::~TestRun() {
   if (impl_->grace_timer.joinable()) impl_->grace_timer.join();
   // VUs die on the threads that own their isolates, before the workers go.
   impl_->ForEachSlotOnFiber([](VuSlot* slot) { slot->vu.reset(); });
-  impl_->errors.LogTotals();
 }
 
 std::uint32_t TestRun::vus_max() const { return static_cast<std::uint32_t>(impl_->slots.size()); }

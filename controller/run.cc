@@ -25,10 +25,10 @@
 #include "agent/js/vu.h"
 #include "agent/server.h"
 #include "agent/test_run.h"
+#include "common/duration.h"
 #include "common/logging.h"
 #include "common/metrics/store.h"
 #include "common/metrics/threshold.h"
-#include "common/duration.h"
 #include "common/options.h"
 #include "common/segment.h"
 #include "controller/agent_session.h"
@@ -62,6 +62,16 @@ void OnSignal(int) { g_signals.fetch_add(1); }
 std::string ErrorText(const absl::Status& status) { return std::string(status.message()); }
 
 void PrintError(const std::string& text) { std::cerr << "ERRO " << text << "\n"; }
+
+// A line an agent forwarded, printed by the logger of the component that logged it there, so
+// it reads as it would in a local run, with the agent named. Only remote agents forward: the
+// embedded one logs to this terminal itself.
+void PrintAgentLog(const std::string& agent, const volley::v1::LogLine& line) {
+  spdlog::level::level_enum level = spdlog::level::from_str(line.level());
+  if (level == spdlog::level::off) level = spdlog::level::info;  // a name this build lacks
+  const std::string& logger = IsComponent(line.logger()) ? line.logger() : "agent";
+  Log(logger)->log(level, "{} agent={}", line.text(), agent);
+}
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -126,7 +136,8 @@ absl::StatusOr<Options> ConsolidateAll(const RunConfig& config, const LoadedScri
   if (config.vus) cli.vus = *config.vus;
   if (config.duration) {
     auto d = ParseDuration(*config.duration);
-    if (!d.ok()) return absl::InvalidArgumentError(absl::StrCat("--duration: ", d.status().message()));
+    if (!d.ok())
+      return absl::InvalidArgumentError(absl::StrCat("--duration: ", d.status().message()));
     cli.duration = *d;
   }
   if (config.iterations) cli.iterations = *config.iterations;
@@ -152,7 +163,7 @@ struct AgentState {
   bool ready = false;
   bool done = false;
   bool lost = false;
-  bool ended = false;  // stream finished
+  bool ended = false;     // stream finished
   bool reported = false;  // sent a batch: its vus count is real, not the 0 it starts with
   std::uint32_t vus = 0;
   std::uint32_t vus_max = 0;
@@ -370,6 +381,10 @@ bool Controller::PrepareAgents(const volley::v1::Prepare& base) {
       exit_code_ = failure.exit_code() != 0 ? failure.exit_code() : kExitGenericEngine;
       return false;
     }
+    if (event->message->has_log()) {
+      PrintAgentLog(name, event->message->log());
+      continue;
+    }
     if (event->message->has_ready()) {
       agent.ready = true;
       agent.vus_max = event->message->ready().vus_max();
@@ -406,9 +421,8 @@ void Controller::HandleEvent(AgentEvent event) {
       agent.lost = true;
       agent.vus = 0;
       PrintError(absl::StrCat("agent ", name, " lost: ",
-                              event.status.error_message().empty()
-                                  ? "connection closed"
-                                  : event.status.error_message()));
+                              event.status.error_message().empty() ? "connection closed"
+                                                                   : event.status.error_message()));
       int lost = 0;
       for (const auto& a : agents_) lost += a.lost;
       if (lost > config_.max_lost_agents) {
@@ -422,8 +436,9 @@ void Controller::HandleEvent(AgentEvent event) {
           StopAll(/*immediate=*/true, "agent lost");
         }
       } else {
-        Log("controller")->warn("continuing without agent={} lost={} max_lost_agents={}", name,
-                                lost, config_.max_lost_agents);
+        Log("controller")
+            ->warn("continuing without agent={} lost={} max_lost_agents={}", name, lost,
+                   config_.max_lost_agents);
       }
     }
     return;
@@ -432,7 +447,9 @@ void Controller::HandleEvent(AgentEvent event) {
   if (message.has_batch()) {
     const auto& batch = message.batch();
     absl::Status merged = store_.Merge(batch);
-    if (!merged.ok()) Log("metrics")->warn("batch merge problem agent={} error={}", name, std::string(merged.message()));
+    if (!merged.ok())
+      Log("metrics")->warn("batch merge problem agent={} error={}", name,
+                           std::string(merged.message()));
     agent.reported = true;
     agent.vus = batch.vus();
     agent.vus_max = batch.vus_max();
@@ -454,7 +471,7 @@ void Controller::HandleEvent(AgentEvent event) {
       StopAll(/*immediate=*/true, "agent failure");
     }
   } else if (message.has_log()) {
-    std::cerr << message.log().text() << "\n";
+    PrintAgentLog(name, message.log());
   }
 }
 
@@ -556,8 +573,9 @@ void Controller::MergeLoop() {
       for (const auto& result : thresholds_->Evaluate(store_, now - start_, /*final=*/false)) {
         if (result.abort && !thresholds_aborted_) {
           thresholds_aborted_ = true;
-          Log("controller")->warn("threshold crossed with abortOnFail metric={} threshold={}",
-                                  result.key, result.source);
+          Log("controller")
+              ->warn("threshold crossed with abortOnFail metric={} threshold={}", result.key,
+                     result.source);
           StopAll(/*immediate=*/true, "threshold aborted the test");
         }
       }
@@ -655,8 +673,8 @@ int Controller::Run() {
       return kExitInvalidConfig;
     }
     // Metrics only agents emit, which thresholds may still name.
-    (void)host_.registry()->Register(agent::kIterationStartDelayMetric,
-                                     metrics::MetricType::kTrend, metrics::ValueType::kTime);
+    (void)host_.registry()->Register(agent::kIterationStartDelayMetric, metrics::MetricType::kTrend,
+                                     metrics::ValueType::kTime);
     absl::Status valid = parsed->Validate(*host_.registry());
     if (!valid.ok()) {
       std::cerr << "ERRO invalid options:\n";
@@ -681,6 +699,7 @@ int Controller::Run() {
   if (agent_names_.empty()) {
     agent::ServerConfig server_config;
     server_config.workers = config_.workers;
+    server_config.forward_logs = false;  // its loggers print to this terminal already
     auto server = agent::AgentServer::Start(server_config);
     if (!server.ok()) return Fail(kExitGenericEngine, ErrorText(server.status()));
     embedded_ = *std::move(server);

@@ -14,6 +14,8 @@ checks one promise of a distributed run against what the server saw:
   * an agent killed mid-test: noticed within 3 s, the test aborted, summary and teardown still
     there, exit code non-zero; --max-lost-agents lets a run go on
   * fail fast, naming the agent: unreachable, busy, wrong token
+  * the script's console output and iteration errors on the controller's terminal, once each,
+    naming the agent; a flood capped with a count of what was dropped
   * TLS and mutual TLS with a CA made here by openssl; loopback-only without protection; the
     standard gRPC health service
   * agents in their own network namespaces (needs root and `ip netns`; skipped with a message
@@ -427,6 +429,78 @@ export function handleSummary(data) {
         took = time.monotonic() - second
         print(f"second Ctrl+C: stopped after {took:.2f} s")
         self.assertLess(took, 5)
+
+    # ---- the user's log lines ----
+
+    CONSOLE_SCRIPT = r"""
+import exec from 'k6/execution';
+
+export const options = JSON.parse(__ENV.OPTIONS);
+
+export default function () {
+  console.log('hello from vu ' + __VU);
+  if (__ENV.FLOOD) {
+    for (let i = 0; i < Number(__ENV.FLOOD); i++) console.log('flood ' + i);
+  }
+  if (exec.vu.idInTest === 1 && !__ENV.FLOOD) throw new Error('vu one fails on purpose');
+}
+"""
+
+    def console_lines(self, proc, rx):
+        """The controller's output lines matching the regex rx, as match objects."""
+        rx = re.compile(rx)
+        return [m for m in (rx.search(l) for l in proc.text().splitlines()) if m]
+
+    def test_console_lines_of_remote_agents_reach_the_controller_once(self):
+        agents = self.start_agents(3)
+        self.script = self.write("console.js", self.CONSOLE_SCRIPT)
+        options = {"scenarios": {"s": {"executor": "per-vu-iterations", "vus": 6,
+                                       "iterations": 1, "maxDuration": "20s"}}}
+        proc = self.run_to_end(agents, options, harness.run_id(), export=None, timeout_s=30)
+        self.assertExitCode(proc, harness.EXIT_OK)
+
+        # Formatted as a local run prints them, with the agent that ran the VU named. __VU
+        # counts per agent (k6's idInInstance): agent A's VUs 1 and 2, agent B's 1 and 2, ...
+        got = self.console_lines(
+            proc, r"^info \[console\] hello from vu (\d+) source=console agent=(\S+)$")
+        by_agent = {}
+        for m in got:
+            by_agent.setdefault(m.group(2), []).append(int(m.group(1)))
+        self.assertEqual({a: sorted(v) for a, v in by_agent.items()},
+                         {a.address: [1, 2] for a in agents},
+                         "each VU's line exactly once, named by its agent" + proc.describe())
+        # The error's text runs over several lines (its stack), the agent's name ends it.
+        errors = self.console_lines(proc, r"^error \[vu\] iteration error: .*fails on purpose")
+        self.assertEqual(len(errors), 1, "the iteration error once" + proc.describe())
+        self.assertRegex(proc.text(), r"(?s)fails on purpose.*? agent=127\.0\.0\.1:\d+\n")
+
+        # The embedded agent prints to this terminal itself and forwards nothing.
+        proc = self.run_to_end([], options, harness.run_id(), export=None, timeout_s=30)
+        self.assertExitCode(proc, harness.EXIT_OK)
+        got = self.console_lines(proc, r"^info \[console\] hello from vu (\d+) source=console$")
+        self.assertEqual(sorted(int(m.group(1)) for m in got), [1, 2, 3, 4, 5, 6],
+                         "embedded: each VU's line exactly once" + proc.describe())
+        self.assertNotIn("source=console agent=", proc.text(), proc.describe())
+
+    def test_a_flood_of_console_lines_is_capped_with_a_count_of_the_dropped(self):
+        [agent] = self.start_agents(1)
+        self.script = self.write("console.js", self.CONSOLE_SCRIPT)
+        flood = 5000
+        options = {"scenarios": {"s": {"executor": "per-vu-iterations", "vus": 1,
+                                       "iterations": 1, "maxDuration": "20s"}}}
+        proc = self.run_to_end([agent], options, harness.run_id(), "-e", f"FLOOD={flood}",
+                               export=None, timeout_s=30)
+        self.assertExitCode(proc, harness.EXIT_OK)
+        shown = len(self.console_lines(proc, r"^info \[console\] flood \d+ source=console agent="))
+        drops = self.console_lines(
+            proc, r"^warning \[agent\] log lines dropped count=(\d+) max_per_s=(\d+) agent=")
+        self.assertTrue(drops, "no line counting the dropped ones" + proc.describe())
+        dropped = sum(int(m.group(1)) for m in drops)
+        limit = int(drops[0].group(2))
+        print(f"flood of {flood} lines: {shown} shown, {dropped} dropped, limit {limit}/s")
+        # The hello line shares the budget; every line is either shown or counted.
+        self.assertEqual(shown + 1 + dropped, flood + 1, proc.describe())
+        self.assertLess(shown, flood // 2, "capped per second" + proc.describe())
 
     # ---- faults ----
 
