@@ -276,8 +276,8 @@ size_t WriteHeader(char* data, size_t size, size_t count, void* userp) {
 // environment does not change under a running test.
 bool ProxyFromEnvironment() {
   static const bool any = [] {
-    for (const char* name : {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY",
-                             "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"}) {
+    for (const char* name : {"http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                             "ALL_PROXY", "no_proxy", "NO_PROXY"}) {
       const char* value = std::getenv(name);
       if (value != nullptr && value[0] != '\0') return true;
     }
@@ -438,6 +438,18 @@ HeaderList ParseHeaders(std::string_view raw_headers) {
 struct HttpClient::Impl {
   Impl(Loop* l, HttpClientOptions o) : loop(l), loop_impl(l->impl()), options(std::move(o)) {
     EnsureCurlGlobalInit();
+    // The client's own connection cache (k6 keeps one pool per VU). An easy handle with this
+    // share takes connections from it instead of the multi handle's cache, while the transfers
+    // are still driven by the loop's multi handle. No lock callbacks: the share is only touched
+    // from the loop's thread (its fibers and its curl callbacks), and with none set curl does
+    // not lock at all. DNS stays in the multi handle, shared by the loop's clients, as k6's
+    // resolver cache is shared by all VUs. TLS session ids stay in each easy handle, so they
+    // never cross VUs either.
+    share = curl_share_init();
+    if (share == nullptr ||
+        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK) {
+      LoopInvariantFailed("curl share with a connection cache could not be created");
+    }
     // curl takes the first CONNECT_TO line that matches; k6 looks up "name:port" before
     // "name", so the lines with a port go first.
     for (bool with_port : {true, false}) {
@@ -480,6 +492,12 @@ struct HttpClient::Impl {
       if (slot->in_multi) loop_impl->RemoveEasy(slot->easy);
       curl_easy_cleanup(slot->easy);
     }
+    // Last, once no easy handle refers to it (curl refuses while one does): closes the
+    // client's idle connections. Their sockets already left the loop's epoll set when their
+    // last transfer was removed from the multi handle.
+    if (curl_share_cleanup(share) != CURLSHE_OK) {
+      LoopInvariantFailed("curl share still in use when its HttpClient went away");
+    }
     curl_slist_free_all(connect_to);
   }
 
@@ -492,6 +510,7 @@ struct HttpClient::Impl {
   Loop* loop;
   Loop::Impl* loop_impl;
   HttpClientOptions options;
+  CURLSH* share = nullptr;  // this client's connection cache; outlives every slot's easy handle
   std::vector<std::unique_ptr<Slot>> slots;
   curl_slist* connect_to = nullptr;
   curl_slist suppressed[3];
@@ -519,6 +538,7 @@ Slot* HttpClient::Impl::AcquireSlot(Batch* batch) {
     if (e == nullptr) LoopInvariantFailed("curl_easy_init failed");
     slot->easy = e;
     curl_easy_setopt(e, CURLOPT_PRIVATE, static_cast<CurlWaiter*>(slot));
+    curl_easy_setopt(e, CURLOPT_SHARE, share);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, slot->error);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &WriteBody);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, slot);

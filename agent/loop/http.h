@@ -83,12 +83,19 @@ std::string CanonicalHeaderKey(std::string_view name);
 // in arrival order. Lines without a colon are skipped.
 HeaderList ParseHeaders(std::string_view raw_headers);
 
+// Connections: each HttpClient keeps its own keep-alive connections (a curl share handle holding
+// a connection cache), as k6 keeps a pool per VU: a client's first request to a host connects,
+// its later ones reuse that connection (HTTP/2 streams of a batch multiplex on it), and two
+// clients never share one, although all their transfers run on the loop's one multi handle.
+// The DNS cache is the loop's, shared by its clients (as k6's resolver cache is by all VUs).
+//
 // Lifetimes: the Loop outlives its HttpClients, and an HttpClient outlives every Do/DoBatch in
-// progress on it, i.e. destroy it once the fibers using it are gone (after Run returned). The
-// keep-alive connections live in the loop's curl multi handle, shared by all clients of the loop,
-// so they survive a client. A fiber destroyed inside Do (loop shutdown) takes its transfers
-// out of the loop while unwinding; an abandoned one (FiberOptions::unwind_on_destroy = false)
-// leaves them to ~HttpClient, which must then run before the loop runs again.
+// progress on it: destroy it when none is (on a fiber of the loop, or after Run returned).
+// ~HttpClient closes the client's connections. A fiber destroyed inside Do (loop shutdown) takes
+// its transfers out of the loop while unwinding; an abandoned one (FiberOptions::
+// unwind_on_destroy = false) leaves them to ~HttpClient, which must then run before the loop
+// runs again. All of a client's calls, its destruction included, happen on the loop's thread or
+// while the loop is not running.
 class HttpClient {
  public:
   HttpClient(Loop* loop, HttpClientOptions options);

@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "agent/loop/loop.h"
@@ -44,8 +46,11 @@ TEST(ParseHeaders, CanonicalNamesTrimmedValuesInOrder) {
   HeaderList h = ParseHeaders(
       "content-type: text/plain\r\nX-TWO:  a b \r\nno colon here\r\nset-cookie: x=1\r\n"
       "Set-Cookie: y=2\nlast:v");
-  HeaderList want = {{"Content-Type", "text/plain"}, {"X-Two", "a b"}, {"Set-Cookie", "x=1"},
-                     {"Set-Cookie", "y=2"}, {"Last", "v"}};
+  HeaderList want = {{"Content-Type", "text/plain"},
+                     {"X-Two", "a b"},
+                     {"Set-Cookie", "x=1"},
+                     {"Set-Cookie", "y=2"},
+                     {"Last", "v"}};
   EXPECT_EQ(h, want);
   EXPECT_TRUE(ParseHeaders("").empty());
 }
@@ -295,6 +300,116 @@ TEST(HttpClient, KeepAliveReusesTheConnection) {
   EXPECT_EQ(server.connections_accepted(), 1);
 }
 
+// k6 keeps a connection pool per VU: a VU never gets another VU's connection, even when it
+// is idle and on the same worker.
+TEST(HttpClient, ClientsOnOneLoopNeverShareAConnection) {
+  TestHttpServer server;
+  Loop loop;
+  HttpClient a(&loop, {});
+  HttpClient b(&loop, {});
+  std::vector<HttpResponse> from_a, from_b;
+  // One fiber, so every request starts after the one before it finished: a's connection is
+  // idle whenever b asks for one.
+  loop.Spawn([&] {
+    for (int i = 0; i < 2; ++i) from_a.push_back(a.Do(Get(server.Url("/hello"))));
+    for (int i = 0; i < 2; ++i) from_b.push_back(b.Do(Get(server.Url("/hello"))));
+  });
+  loop.Run(true);
+
+  ASSERT_EQ(from_a.size(), 2u);
+  ASSERT_EQ(from_b.size(), 2u);
+  for (const auto* responses : {&from_a, &from_b}) {
+    EXPECT_EQ((*responses)[0].status, 200);
+    EXPECT_EQ((*responses)[1].status, 200);
+    EXPECT_GT((*responses)[0].timings.connecting, 0);  // each client's first request connects
+    EXPECT_EQ((*responses)[1].timings.connecting, 0);  // and its second reuses that connection
+  }
+  EXPECT_EQ(server.connections_accepted(), 2);
+}
+
+TEST(HttpClient, ClientReusesItsOwnConnectionForSequentialRequests) {
+  TestHttpServer server;
+  constexpr int kRequests = 5;
+  std::vector<HttpResponse> responses;
+  OnFiber([&](Loop& loop, HttpClient& client) {
+    for (int i = 0; i < kRequests; ++i) {
+      responses.push_back(client.Do(Get(server.Url(i % 2 == 0 ? "/hello" : "/echo"))));
+      loop.Sleep(milliseconds(5));
+    }
+  });
+  ASSERT_EQ(responses.size(), static_cast<std::size_t>(kRequests));
+  for (int i = 0; i < kRequests; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(responses[i].status, 200);
+    EXPECT_EQ(responses[i].timings.connecting > 0, i == 0);
+  }
+  EXPECT_EQ(server.connections_accepted(), 1);
+}
+
+TEST(HttpClient, DestroyingAClientClosesItsConnections) {
+  TestHttpServer server;
+  Loop loop;
+  auto gone = std::make_unique<HttpClient>(&loop, HttpClientOptions{});
+  HttpClient stays(&loop, {});
+  int status_gone = 0, status_stays = 0;
+  loop.Spawn([&] {
+    status_gone = gone->Do(Get(server.Url("/hello"))).status;
+    status_stays = stays.Do(Get(server.Url("/hello"))).status;
+    gone.reset();  // a VU renewed or retired on its fiber
+  });
+  loop.Run(true);
+  EXPECT_EQ(status_gone, 200);
+  EXPECT_EQ(status_stays, 200);
+
+  // The server sees the departed client's connection close; the other one stays open.
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (server.connections_open() > 1 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  EXPECT_EQ(server.connections_accepted(), 2);
+  EXPECT_EQ(server.connections_open(), 1);
+
+  // The loop and the remaining client carry on.
+  HttpResponse again;
+  loop.Spawn([&] { again = stays.Do(Get(server.Url("/hello"))); });
+  loop.Run(true);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.timings.connecting, 0);
+  EXPECT_EQ(server.connections_accepted(), 2);
+}
+
+// A VU fiber is abandoned (not unwound) at shutdown with its request in flight: ~HttpClient
+// takes the transfer out of the loop and closes the connection, and the loop stays usable.
+TEST(HttpClient, DestroyingAClientAfterItsFiberWasAbandonedClosesTheConnection) {
+  TestHttpServer server;
+  Loop loop;
+  auto client = std::make_unique<HttpClient>(&loop, HttpClientOptions{});
+  FiberOptions abandon;
+  abandon.unwind_on_destroy = false;
+  loop.Spawn([&] { client->Do(Get(server.Url("/sleep/300"))); }, abandon);
+  loop.Spawn([&] {
+    loop.Sleep(milliseconds(50));
+    loop.Stop();
+  });
+  loop.Run(false);
+  EXPECT_EQ(loop.FiberCount(), 0u);
+  client.reset();
+
+  // Kept open, the connection would outlive the 300 ms response; closed, the server drops it.
+  auto deadline = Clock::now() + std::chrono::seconds(5);
+  while (server.connections_open() > 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  EXPECT_EQ(server.connections_open(), 0);
+
+  HttpClient next(&loop, {});
+  HttpResponse r;
+  loop.Spawn([&] { r = next.Do(Get(server.Url("/hello"))); });
+  loop.Run(true);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(server.connections_accepted(), 2);
+}
+
 TEST(HttpClient, DecodesGzip) {
   TestHttpServer server;
   HttpResponse r;
@@ -457,7 +572,7 @@ TEST(HttpClient, ManyFibersShareTheLoop) {
   }
   loop.Run(true);
   EXPECT_EQ(ok, kFibers * kRequests);
-  EXPECT_LE(server.connections_accepted(), kFibers);  // kept alive and reused
+  EXPECT_EQ(server.connections_accepted(), kFibers);  // one per client, kept alive and reused
 }
 
 TEST(HttpClient, InterruptAbortsAnInFlightRequest) {

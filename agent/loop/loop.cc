@@ -97,7 +97,8 @@ Loop::Impl::Impl(Loop* owner_loop) : owner(owner_loop) {
   curl_multi_setopt(multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
   // curl's default cache size follows the number of handles currently added (4 per handle). VUs
   // that sleep between requests keep few handles added, so the default would close the idle
-  // keep-alive connections that k6 keeps per VU. Idle connections cost only a socket here.
+  // keep-alive connections that k6 keeps per VU. Idle connections cost only a socket here. curl
+  // applies this limit to each HttpClient's own connection cache (its share handle) as well.
   curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, 65536L);
 }
 

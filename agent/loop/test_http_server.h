@@ -65,6 +65,11 @@ class TestHttpServer {
     return "http://127.0.0.1:" + std::to_string(port_) + path;
   }
   int connections_accepted() const { return connections_.load(); }
+  // Connections accepted and not yet closed by either side.
+  int connections_open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return static_cast<int>(open_fds_.size());
+  }
   int max_in_flight() const { return max_in_flight_.load(); }
   std::uint64_t last_request_bytes() const { return last_request_bytes_.load(); }
   std::uint64_t last_response_bytes() const { return last_response_bytes_.load(); }
