@@ -119,6 +119,7 @@ void ApplyOptions(const Options& options, js::TestContext* test) {
   for (const auto& [k, v] : options.tags) test->global_tags.push_back({k, v});
   test->discard_response_bodies = options.discard_response_bodies.value_or(false);
   test->throw_on_error = options.throw_errors.value_or(false);
+  test->no_cookies_reset = options.no_cookies_reset.value_or(false);
   if (options.system_tags) test->system_tags = *options.system_tags;
   if (options.hosts) test->http.hosts = *options.hosts;
   test->http.insecure_skip_tls_verify = options.insecure_skip_tls_verify.value_or(false);

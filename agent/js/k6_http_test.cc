@@ -200,6 +200,39 @@ TEST_F(HttpTest, MaxRedirectsOptionIsTheDefaultAndParamsOverrideIt) {
   EXPECT_EQ(json, "[302,200]");
 }
 
+TEST_F(HttpTest, CookieJarPerVuFreshEachIterationUnlessNoCookiesReset) {
+  // Iteration 0 gets a cookie (on a redirect hop) and sends it back; iteration 1 starts with an
+  // empty jar, as in k6, or keeps it with noCookiesReset.
+  const std::string script = R"(
+    import http from 'k6/http';
+    export default function () {
+      if (__ITER === 0) {
+        const r = http.get(__ENV.BASE + '/set-cookie/session=abc');
+        if (r.body.indexOf('Cookie: session=abc') < 0) throw new Error('not sent: ' + r.body);
+      } else {
+        const r = http.get(__ENV.BASE + '/headers');
+        const sent = r.body.indexOf('Cookie: session=abc') >= 0;
+        if (sent !== (__ENV.KEEP === '1')) throw new Error('sent=' + sent + ': ' + r.body);
+      }
+    }
+  )";
+  for (bool keep : {false, true}) {
+    SCOPED_TRACE(keep ? "noCookiesReset" : "reset");
+    test_.no_cookies_reset = keep;
+    test_.env["KEEP"] = keep ? "1" : "0";
+    auto vu = MustCreate(script);
+    ASSERT_NE(vu, nullptr);
+    for (int it = 0; it < 2; ++it) {
+      IterationInfo info;
+      info.iteration_in_instance = it;
+      ScriptError error;
+      absl::StatusOr<bool> r = Iterate(vu.get(), info, &error);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_TRUE(*r) << error.ToString();
+    }
+  }
+}
+
 TEST_F(HttpTest, RedirectsCountEveryHop) {
   std::string json = SetupResult(R"(
     import http from 'k6/http';

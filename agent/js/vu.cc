@@ -607,6 +607,7 @@ absl::StatusOr<bool> VuImpl::RunIteration(const IterationInfo& info, ScriptError
   v8::Local<v8::Context> context = this->context();
   v8::Context::Scope context_scope(context);
   UpdateContext(info);
+  if (!test_->no_cookies_reset) http_->ResetCookies();
   iteration_ = info.iteration_in_instance;  // __ITER: the VU's iterations across scenarios, as k6
   group_path_.clear();
 

@@ -89,6 +89,7 @@ struct TestContext {
   metrics::TagSet global_tags;  // options.tags
   bool discard_response_bodies = false;
   bool throw_on_error = false;           // options.throw
+  bool no_cookies_reset = false;         // options.noCookiesReset: the jar lives across iterations
   std::vector<std::string> system_tags;  // empty: k6 defaults
   loop::HttpClientOptions http;
   // exec.test.abort(reason): the agent stops the test with exit code 108.

@@ -445,9 +445,12 @@ struct HttpClient::Impl {
     // not lock at all. DNS stays in the multi handle, shared by the loop's clients, as k6's
     // resolver cache is shared by all VUs. TLS session ids stay in each easy handle, so they
     // never cross VUs either.
+    // The share also holds the client's cookie jar (k6's per-VU jar): Set-Cookie of any
+    // response, redirect hops included, goes out again on later requests of this client.
     share = curl_share_init();
     if (share == nullptr ||
-        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK) {
+        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK ||
+        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE) != CURLSHE_OK) {
       LoopInvariantFailed("curl share with a connection cache could not be created");
     }
     // curl takes the first CONNECT_TO line that matches; k6 looks up "name:port" before
@@ -539,6 +542,7 @@ Slot* HttpClient::Impl::AcquireSlot(Batch* batch) {
     slot->easy = e;
     curl_easy_setopt(e, CURLOPT_PRIVATE, static_cast<CurlWaiter*>(slot));
     curl_easy_setopt(e, CURLOPT_SHARE, share);
+    curl_easy_setopt(e, CURLOPT_COOKIEFILE, "");  // the cookie engine on, no file
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, slot->error);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &WriteBody);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, slot);
@@ -890,6 +894,13 @@ HttpClient::HttpClient(Loop* loop, HttpClientOptions options)
     : impl_(std::make_unique<Impl>(loop, std::move(options))) {}
 
 HttpClient::~HttpClient() = default;
+
+void HttpClient::ResetCookies() {
+  // Any easy handle on the share reaches its jar; with none made yet the jar is empty.
+  if (!impl_->slots.empty()) {
+    curl_easy_setopt(impl_->slots.front()->easy, CURLOPT_COOKIELIST, "ALL");
+  }
+}
 
 HttpResponse HttpClient::Do(const HttpRequest& request) {
   HttpResponse response;

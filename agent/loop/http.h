@@ -103,6 +103,10 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
+  // Loop thread, between requests: empties the cookie jar (k6 gives each iteration a fresh
+  // one unless noCookiesReset).
+  void ResetCookies();
+
   // Fiber-only. Performs one request (following redirects as asked).
   HttpResponse Do(const HttpRequest& request);
   // Fiber-only. Performs the requests concurrently (at most options.batch at once, and

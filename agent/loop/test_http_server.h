@@ -157,6 +157,9 @@ class TestHttpServer {
       } else {
         response.body() = "done";
       }
+    } else if (target.rfind("/set-cookie/", 0) == 0) {  // /set-cookie/name=value, then /headers
+      response.set(http::field::set_cookie, target.substr(12) + "; Path=/");
+      redirect(302, "/headers");
     } else if (target == "/moved") {
       redirect(301, "/echo");
     } else if (target == "/see-other") {
