@@ -57,6 +57,11 @@ int main(int argc, char** argv) {
     std::cerr << "volley-agent: --tls-cert and --tls-key go together\n";
     return 2;
   }
+  if (!ca.empty() && cert.empty()) {
+    // Mutual TLS needs the agent's own certificate; without it the agent would serve plaintext.
+    std::cerr << "volley-agent: --tls-ca needs --tls-cert and --tls-key\n";
+    return 2;
+  }
   volley::agent::ServerConfig config;
   config.listen = listen;
   config.token = Trim(ReadFileOrDie(token_file, "token file"));

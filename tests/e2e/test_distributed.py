@@ -633,6 +633,11 @@ export default function () {
         agent = self.start_agent(listen="0.0.0.0:0", wait=False)
         self.assertEqual(agent.wait(10), 2, agent.describe())
         self.assertRegex(agent.text(), r"--insecure-listen")
+        # A client CA without the agent's own certificate would serve plaintext: refused.
+        ca = self.write("lonely-ca.pem", "not read\n")
+        agent = self.start_agent("--tls-ca", ca, wait=False)
+        self.assertEqual(agent.wait(10), 2, agent.describe())
+        self.assertRegex(agent.text(), r"--tls-ca needs --tls-cert and --tls-key")
 
         agent = self.start_agent()
         self.assertEqual(grpc_health_check(agent.port), 1, "grpc.health.v1 status SERVING (1)")
