@@ -17,7 +17,20 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 
-class VuTest : public testing::VuFixture {};
+class VuTest : public testing::VuFixture {
+ protected:
+  // Runs one iteration of `vu` that another thread interrupts after 100 ms (a busy loop never
+  // yields, so only a cross-thread Interrupt() can stop it).
+  absl::StatusOr<bool> IterateInterruptedFromAnotherThread(Vu* vu, ScriptError* error = nullptr) {
+    std::thread stopper([vu] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      vu->Interrupt();
+    });
+    absl::StatusOr<bool> r = Iterate(vu, {}, error);
+    stopper.join();
+    return r;
+  }
+};
 
 TEST_F(VuTest, RunsDefaultAndCountsIterationsWithScenarioTags) {
   auto vu = MustCreate("export default function () {}");
@@ -508,13 +521,8 @@ TEST_F(VuTest, AbortStopsIterationAndCallsTest) {
 TEST_F(VuTest, InterruptFromAnotherThreadStopsABusyLoop) {
   auto vu = MustCreate("export default function () { for (;;) {} }");
   ASSERT_NE(vu, nullptr);
-  std::thread stopper([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    vu->Interrupt();
-  });
   ScriptError error;
-  absl::StatusOr<bool> r = Iterate(vu.get(), {}, &error);
-  stopper.join();
+  absl::StatusOr<bool> r = IterateInterruptedFromAnotherThread(vu.get(), &error);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
   EXPECT_EQ(error.message, "interrupted");
   // The interrupt stays in force until the owner clears it.
@@ -533,13 +541,8 @@ TEST_F(VuTest, InterruptedBusyLoopVuRunsNextIterationWithItsStateAfterClear) {
     }
   )");
   ASSERT_NE(vu, nullptr);
-  std::thread stopper([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    vu->Interrupt();
-  });
   ScriptError error;
-  absl::StatusOr<bool> r = Iterate(vu.get(), {}, &error);
-  stopper.join();
+  absl::StatusOr<bool> r = IterateInterruptedFromAnotherThread(vu.get(), &error);
   ASSERT_EQ(r.status().code(), absl::StatusCode::kCancelled);
 
   absl::Status cleared;
@@ -614,12 +617,7 @@ TEST_F(VuTest, ClearInterruptDropsPromiseJobsOfTheCutIteration) {
     }
   )");
   ASSERT_NE(vu, nullptr);
-  std::thread stopper([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    vu->Interrupt();
-  });
-  absl::StatusOr<bool> r = Iterate(vu.get());
-  stopper.join();
+  absl::StatusOr<bool> r = IterateInterruptedFromAnotherThread(vu.get());
   ASSERT_EQ(r.status().code(), absl::StatusCode::kCancelled);
   absl::Status cleared;
   OnFiber([&] { cleared = vu->ClearInterrupt(); });
