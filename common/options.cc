@@ -341,12 +341,22 @@ std::optional<ExecutorType> ParseExecutorType(std::string_view name) {
 }
 
 absl::StatusOr<Options> ParseOptionsJson(const Json& json) {
+  std::vector<std::string> problems;
+  Options options = ParseOptionsJson(json, &problems);
+  if (absl::Status status = ProblemsToStatus("invalid options:", problems); !status.ok()) {
+    return status;
+  }
+  return options;
+}
+
+Options ParseOptionsJson(const Json& json, std::vector<std::string>* problems_out) {
   Options options;
   if (json.is_null()) return options;
   if (!json.is_object()) {
-    return absl::InvalidArgumentError(absl::StrCat("options must be an object, got ", json.dump()));
+    problems_out->push_back(absl::StrCat("options must be an object, got ", json.dump()));
+    return options;
   }
-  std::vector<std::string> problems;
+  std::vector<std::string>& problems = *problems_out;
   FieldReader r(json, "", &problems);
 
   r.Int("vus", &options.vus);
@@ -429,10 +439,6 @@ absl::StatusOr<Options> ParseOptionsJson(const Json& json) {
     } else {
       options.unknown[key] = value;
     }
-  }
-
-  if (absl::Status status = ProblemsToStatus("invalid options:", problems); !status.ok()) {
-    return status;
   }
   return options;
 }

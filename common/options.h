@@ -150,6 +150,9 @@ struct Options {
 // InvalidArgument, one problem per line ("vus: expected an integer, got \"ten\""). An unknown
 // executor, or a field the scenario's executor does not take, is an error, as in k6.
 absl::StatusOr<Options> ParseOptionsJson(const nlohmann::json& json);
+// The same, for reporting every problem of a test at once: appends each problem to `problems`
+// and returns the fields that were read (a field with a problem stays unset).
+Options ParseOptionsJson(const nlohmann::json& json, std::vector<std::string>* problems);
 
 // `over` on top of `base`, field by field (k6's Options.Apply). Setting any of duration,
 // iterations, stages or scenarios in `over` drops all four from `base`: a higher layer replaces

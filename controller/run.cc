@@ -95,7 +95,35 @@ std::map<std::string, std::string> BuildEnv(const RunConfig& config) {
 }
 
 // Script options, then the --config file, then CLI flags; validated; scenarios derived.
+// The thresholds of `options`, parsed and checked against the metrics `registry` knows (the
+// script's own and the built-in ones); each problem is appended to `problems`.
+std::optional<metrics::Thresholds> ParseThresholds(const Options& options,
+                                                   metrics::Registry* registry,
+                                                   std::vector<std::string>* problems) {
+  if (!options.thresholds || options.thresholds->is_null()) return std::nullopt;
+  auto parsed = metrics::Thresholds::Parse(*options.thresholds);
+  if (!parsed.ok()) {
+    problems->push_back(absl::StrCat("thresholds: ", parsed.status().message()));
+    return std::nullopt;
+  }
+  // Metrics only agents emit, which thresholds may still name.
+  (void)registry->Register(agent::kIterationStartDelayMetric, metrics::MetricType::kTrend,
+                           metrics::ValueType::kTime);
+  absl::Status valid = parsed->Validate(*registry);
+  if (!valid.ok()) {
+    for (absl::string_view line : absl::StrSplit(valid.message(), '\n')) {
+      problems->push_back(absl::StrCat("thresholds: ", line));
+    }
+    return std::nullopt;
+  }
+  return *std::move(parsed);
+}
+
+// The test's options from every source (config file, script, CLI), validated, with the
+// thresholds unless `no_thresholds`. Every problem found is appended to `problems`.
 absl::StatusOr<Options> ConsolidateAll(const RunConfig& config, const LoadedScript& script,
+                                       metrics::Registry* registry,
+                                       std::optional<metrics::Thresholds>* thresholds,
                                        std::vector<std::string>* problems) {
   std::vector<std::string> warnings;
   Options file_options;
@@ -114,21 +142,20 @@ absl::StatusOr<Options> ConsolidateAll(const RunConfig& config, const LoadedScri
       return absl::InvalidArgumentError(
           absl::StrCat(config.config_file, ": not a JSON object of k6 options"));
     }
-    auto parsed = ParseOptionsJson(json);
-    if (!parsed.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(config.config_file, ": ", parsed.status().message()));
-    }
-    file_options = *parsed;
+    // Type problems of every source are collected, then the merged options are validated: the
+    // user sees every problem of the test at once, each named with where it is.
+    std::vector<std::string> found;
+    file_options = ParseOptionsJson(json, &found);
+    for (const auto& p : found) problems->push_back(absl::StrCat(config.config_file, ": ", p));
   }
   nlohmann::json script_json = nlohmann::json::parse(script.options_json, nullptr, false);
   if (script_json.is_discarded()) script_json = nlohmann::json::object();
-  auto script_options = ParseOptionsJson(script_json);
-  if (!script_options.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("options in ", script.entry, ": ", script_options.status().message()));
+  std::vector<std::string> found;
+  Options script_options = ParseOptionsJson(script_json, &found);
+  for (const auto& p : found) {
+    problems->push_back(absl::StrCat("options in ", script.entry, ": ", p));
   }
-  for (const auto& [key, value] : script_options->unknown) {
+  for (const auto& [key, value] : script_options.unknown) {
     Log("controller")->warn("unknown option ignored name={}", key);
   }
 
@@ -136,9 +163,11 @@ absl::StatusOr<Options> ConsolidateAll(const RunConfig& config, const LoadedScri
   if (config.vus) cli.vus = *config.vus;
   if (config.duration) {
     auto d = ParseDuration(*config.duration);
-    if (!d.ok())
-      return absl::InvalidArgumentError(absl::StrCat("--duration: ", d.status().message()));
-    cli.duration = *d;
+    if (d.ok()) {
+      cli.duration = *d;
+    } else {
+      problems->push_back(absl::StrCat("--duration: ", d.status().message()));
+    }
   }
   if (config.iterations) cli.iterations = *config.iterations;
   if (!config.stages.empty()) cli.stages = config.stages;
@@ -146,11 +175,16 @@ absl::StatusOr<Options> ConsolidateAll(const RunConfig& config, const LoadedScri
     cli.summary_trend_stats =
         absl::StrSplit(*config.summary_trend_stats, ',', absl::SkipWhitespace());
   }
-  auto merged = ConsolidateOptions(file_options, *script_options, cli, &warnings);
-  if (!merged.ok()) return merged.status();
+  auto merged = ConsolidateOptions(file_options, script_options, cli, &warnings);
+  if (!merged.ok()) {
+    problems->push_back(std::string(merged.status().message()));
+    return absl::InvalidArgumentError("invalid options");
+  }
   for (const auto& w : warnings) Log("controller")->warn("{}", w);
 
-  *problems = Validate(*merged, &script.exports);
+  std::vector<std::string> invalid = Validate(*merged, &script.exports);
+  problems->insert(problems->end(), invalid.begin(), invalid.end());
+  if (!config.no_thresholds) *thresholds = ParseThresholds(*merged, registry, problems);
   if (!problems->empty()) return absl::InvalidArgumentError("invalid options");
   auto derived = DeriveScenarios(*merged);
   if (!derived.ok()) return derived.status();
@@ -657,7 +691,7 @@ int Controller::Run() {
 
   // 2. Options, every problem at once.
   std::vector<std::string> problems;
-  auto options = ConsolidateAll(config_, script_, &problems);
+  auto options = ConsolidateAll(config_, script_, host_.registry(), &thresholds_, &problems);
   if (!options.ok()) {
     if (problems.empty()) problems.push_back(ErrorText(options.status()));
     std::cerr << "ERRO invalid options:\n";
@@ -666,25 +700,6 @@ int Controller::Run() {
   }
   options_ = *std::move(options);
   options_json_ = ToJson(options_);
-  if (!config_.no_thresholds && options_.thresholds && !options_.thresholds->is_null()) {
-    auto parsed = metrics::Thresholds::Parse(*options_.thresholds);
-    if (!parsed.ok()) {
-      std::cerr << "ERRO invalid options:\n  - thresholds: " << parsed.status().message() << "\n";
-      return kExitInvalidConfig;
-    }
-    // Metrics only agents emit, which thresholds may still name.
-    (void)host_.registry()->Register(agent::kIterationStartDelayMetric, metrics::MetricType::kTrend,
-                                     metrics::ValueType::kTime);
-    absl::Status valid = parsed->Validate(*host_.registry());
-    if (!valid.ok()) {
-      std::cerr << "ERRO invalid options:\n";
-      for (absl::string_view line : absl::StrSplit(valid.message(), '\n')) {
-        std::cerr << "  - thresholds: " << line << "\n";
-      }
-      return kExitInvalidConfig;
-    }
-    thresholds_ = *std::move(parsed);
-  }
 
   // 3. Agents: the named ones, or one embedded in this process.
   auto addresses = ResolveAgentAddresses(config_);

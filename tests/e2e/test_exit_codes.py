@@ -84,6 +84,26 @@ class ExitCodes(harness.VolleyTestCase):
         self.assertRegex(res.stderr, r"config\.json: invalid JSON: .*line 4",
                          "the error names the file and where the JSON breaks" + res.describe())
 
+    def test_every_options_problem_of_every_source_is_reported_at_once(self):
+        script = self.write("bad_options.js", """
+export const options = {
+  vus: 'ten',
+  scenarios: { s: { executor: 'constant-vus', vus: -1, duration: '1s' } },
+  thresholds: { http_req_duration: ['p(95) <<< 3'] },
+};
+export default function () {}
+""")
+        config = self.write("bad.json", '{"iterations": "many"}')
+        res = harness.volley_run(self.workdir, script, "--config", config, "--duration", "5x",
+                                 export=None, timeout_s=30)
+        self.assertExit(res, harness.EXIT_INVALID_CONFIG)
+        for problem in (r"bad\.json: iterations: expected an integer",
+                        r"bad_options\.js: vus: expected an integer",
+                        r"--duration: invalid duration \"5x\"",
+                        r"scenarios\.s: \"vus\" must be more than 0",
+                        r"thresholds: invalid threshold \"p\(95\) <<< 3\""):
+            self.assertRegex(res.stderr, problem, res.describe())
+
     def test_exception_in_setup_exits_107(self):
         rid = harness.run_id()
         script = self.copy_script("setup_throws.js")
