@@ -179,13 +179,19 @@ struct Slot : CurlWaiter {
   std::string method;
   std::string url;
   bool send_body = false;
+  bool body_with_headers = false;  // CURLOPT_POSTFIELDS: the body leaves with the headers
   bool drop_content_headers = false;    // after a 301/302/303 turned the request into a GET
   bool drop_sensitive_headers = false;  // after a redirect to another host
   std::string referer;
   int hops = 0;
   std::size_t body_pos = 0;
   bool body_done = false;
-  Clock::time_point body_done_at;
+  // The hop's points on the loop's clock, for k6's timing phases (see FinishHop).
+  Clock::time_point added_at;         // handed to curl
+  Clock::time_point conn_ready_at;    // a connection in hand, the request about to go out
+  Clock::time_point body_done_at;     // the last body byte handed to curl
+  Clock::time_point first_header_at;  // the first response header line
+  Clock::time_point last_data_at;     // the last response bytes
   Clock::time_point finished_at;
   bool https = false;
   bool saw_body = false;
@@ -218,6 +224,7 @@ void OnTransferDone(CurlWaiter* waiter, CURLcode result) {
 
 size_t WriteBody(char* data, size_t size, size_t count, void* userp) {
   auto* slot = static_cast<Slot*>(userp);
+  slot->last_data_at = Clock::now();
   std::size_t len = size * count;
   if (slot->request->discard_body) return len;
   if (!slot->saw_body) {
@@ -245,11 +252,19 @@ const char* TlsVersionTag(int version) {
   }
 }
 
+// curl calls it once the connection (new or reused) is ready, right before the request goes out.
+int ConnectionReady(void* userp, char*, char*, int, int) {
+  static_cast<Slot*>(userp)->conn_ready_at = Clock::now();
+  return CURL_PREREQFUNC_OK;
+}
+
 size_t WriteHeader(char* data, size_t size, size_t count, void* userp) {
   auto* slot = static_cast<Slot*>(userp);
+  slot->last_data_at = Clock::now();
   std::size_t len = size * count;
   std::string_view line(data, len);
   if (line.starts_with("HTTP/")) {
+    if (slot->first_header_at == Clock::time_point{}) slot->first_header_at = slot->last_data_at;
     // A new header block (an interim 1xx response came before): keep only the last one.
     slot->out->raw_headers.clear();
     if (slot->https && slot->tls_version.empty()) {
@@ -435,6 +450,9 @@ HeaderList ParseHeaders(std::string_view raw_headers) {
   return headers;
 }
 
+// Bodies up to this size go out with the request's headers (curl's limit for that).
+constexpr std::size_t kBodyWithHeadersMax = 64 * 1024;
+
 struct HttpClient::Impl {
   Impl(Loop* l, HttpClientOptions o) : loop(l), loop_impl(l->impl()), options(std::move(o)) {
     EnsureCurlGlobalInit();
@@ -548,6 +566,8 @@ Slot* HttpClient::Impl::AcquireSlot(Batch* batch) {
     curl_easy_setopt(e, CURLOPT_WRITEDATA, slot);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &WriteHeader);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, slot);
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, &ConnectionReady);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, slot);
     curl_easy_setopt(e, CURLOPT_READFUNCTION, &ReadBody);
     curl_easy_setopt(e, CURLOPT_READDATA, slot);
     curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, &SeekBody);
@@ -584,6 +604,7 @@ void HttpClient::Impl::StartHop(Slot* slot) {
   slot->error[0] = '\0';
   slot->body_pos = 0;
   slot->body_done = false;
+  slot->body_with_headers = false;
   slot->saw_body = false;
   slot->tls_version.clear();
   slot->https =
@@ -596,6 +617,12 @@ void HttpClient::Impl::StartHop(Slot* slot) {
   } else if (slot->send_body) {
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body.size()));
+    // A small body goes out with the headers, in one write (curl does so for POSTFIELDS up to
+    // 64 KB); through the read callback it would wait for the next loop turn, which k6's
+    // http_req_sending does not count. Larger bodies stream through ReadBody.
+    const bool with_headers = req.body.size() <= kBodyWithHeadersMax;
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, with_headers ? req.body.data() : nullptr);
+    slot->body_with_headers = with_headers;
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST,
                      slot->method == "POST" ? nullptr : slot->method.c_str());
   } else {
@@ -647,6 +674,8 @@ void HttpClient::Impl::StartHop(Slot* slot) {
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, n > 0 ? &slot->header_nodes[0] : fixed);
 
   slot->in_multi = true;
+  slot->conn_ready_at = slot->first_header_at = slot->last_data_at = Clock::time_point{};
+  slot->added_at = Clock::now();
   loop_impl->AddEasy(e);
 }
 
@@ -693,19 +722,18 @@ bool HttpClient::Impl::FinishHop(Slot* slot) {
   r.bytes_sent = static_cast<std::uint64_t>(request_size + uploaded);
   r.bytes_received = static_cast<std::uint64_t>(header_size + downloaded);
 
-  // Timings. curl's points are offsets from the transfer's start; k6's phases are: blocked
-  // until a connection is in hand (DNS, connect and TLS included for a new one), connecting and
-  // tls_handshaking for new connections only, sending until the request is written, waiting
-  // until the first response byte, receiving until the end.
-  curl_off_t connect_us = 0, namelookup_us = 0, appconnect_us = 0, pretransfer_us = 0,
-             starttransfer_us = 0, total_us = 0;
+  // Timings, as k6's phases: blocked until a connection is in hand (DNS, connect and TLS
+  // included for a new one), connecting and tls_handshaking for new connections only, sending
+  // until the request is written, waiting until the first response byte, receiving until the
+  // last. The points are taken on the loop's clock in curl's callbacks: curl's own
+  // PRETRANSFER_TIME is sometimes recorded only once the response is in (seen with 7.88 on
+  // reused connections), which moved the server's time from waiting into blocked. curl's
+  // offsets still give the connect and TLS spans, which are differences of its own points.
+  curl_off_t connect_us = 0, namelookup_us = 0, appconnect_us = 0;
   long new_connections = 0;
   curl_easy_getinfo(e, CURLINFO_NAMELOOKUP_TIME_T, &namelookup_us);
   curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connect_us);
   curl_easy_getinfo(e, CURLINFO_APPCONNECT_TIME_T, &appconnect_us);
-  curl_easy_getinfo(e, CURLINFO_PRETRANSFER_TIME_T, &pretransfer_us);
-  curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME_T, &starttransfer_us);
-  curl_easy_getinfo(e, CURLINFO_TOTAL_TIME_T, &total_us);
   curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &new_connections);
   HttpTimings& t = r.timings;
   t = HttpTimings{};
@@ -713,23 +741,26 @@ bool HttpClient::Impl::FinishHop(Slot* slot) {
     t.connecting = UsToMs(std::max<curl_off_t>(0, connect_us - namelookup_us));
     if (appconnect_us > connect_us) t.tls_handshaking = UsToMs(appconnect_us - connect_us);
   }
-  if (pretransfer_us > 0) {
-    t.blocked = UsToMs(pretransfer_us);
-    curl_off_t first_byte_us = starttransfer_us > 0 ? starttransfer_us : total_us;
-    curl_off_t sending_us = 0;
-    if (slot->body_done) {
-      // curl has no "request written" point; the last body byte handed to it is the closest.
-      auto started_at = slot->finished_at - std::chrono::microseconds(total_us);
-      auto body_us =
-          std::chrono::duration_cast<std::chrono::microseconds>(slot->body_done_at - started_at)
-              .count();
-      sending_us = std::clamp<curl_off_t>(body_us - pretransfer_us, 0,
-                                          std::max<curl_off_t>(0, first_byte_us - pretransfer_us));
+  const Clock::time_point none{};
+  if (slot->conn_ready_at != none) {
+    auto ms = [](Clock::duration d) {
+      return std::max(0.0, std::chrono::duration<double, std::milli>(d).count());
+    };
+    const Clock::time_point ready = slot->conn_ready_at;
+    // A transfer cut before any response (timeout, reset) waits until it ended.
+    const Clock::time_point first =
+        slot->first_header_at != none ? slot->first_header_at : slot->finished_at;
+    const Clock::time_point last = slot->last_data_at != none && slot->last_data_at > first
+                                       ? slot->last_data_at
+                                       : first;
+    t.blocked = ms(ready - slot->added_at);
+    // curl has no "request written" point; the last body byte handed to it is the closest. A
+    // body sent with the headers is written as the request leaves.
+    if (slot->body_done && !slot->body_with_headers) {
+      t.sending = ms(std::clamp(slot->body_done_at, ready, first) - ready);
     }
-    t.sending = UsToMs(sending_us);
-    t.waiting = UsToMs(std::max<curl_off_t>(0, first_byte_us - pretransfer_us - sending_us));
-    if (starttransfer_us > 0)
-      t.receiving = UsToMs(std::max<curl_off_t>(0, total_us - starttransfer_us));
+    t.waiting = ms(first - ready) - t.sending;
+    t.receiving = ms(last - first);
     t.duration = t.sending + t.waiting + t.receiving;
   }
 

@@ -126,6 +126,40 @@ TEST(HttpClient, PostSendsBodyWithMethodAndCountsBytes) {
   EXPECT_DOUBLE_EQ(r.timings.duration, r.timings.sending + r.timings.waiting + r.timings.receiving);
 }
 
+TEST(HttpClient, ServerTimeIsWaitingForEveryMethodAndBodySize) {
+  // The server sleeps 50 ms before it answers: that is http_req_waiting, not blocked or
+  // receiving, whatever the method and body, on a new and on a reused connection.
+  TestHttpServer server;
+  struct Case {
+    const char* name;
+    const char* method;
+    std::size_t body_bytes;
+  } cases[] = {{"GET", "GET", 0},
+               {"POST, small body (sent with the headers)", "POST", 100},
+               {"PUT, 200 KB body (streamed)", "PUT", 200 * 1024}};
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::vector<HttpResponse> responses;
+    OnFiber([&](Loop&, HttpClient& client) {
+      for (int i = 0; i < 2; ++i) {  // the second reuses the connection
+        HttpRequest request = Get(server.Url("/sleep/50"));
+        request.method = c.method;
+        request.body.assign(c.body_bytes, 'x');
+        responses.push_back(client.Do(request));
+      }
+    });
+    for (const HttpResponse& r : responses) {
+      const HttpTimings& t = r.timings;
+      EXPECT_EQ(r.status, 200) << r.error;
+      EXPECT_GE(t.waiting, 45) << "waiting " << t.waiting;
+      EXPECT_LT(t.blocked, 40) << "blocked " << t.blocked;
+      EXPECT_LT(t.receiving, 40) << "receiving " << t.receiving;
+      EXPECT_LT(t.sending, 40) << "sending " << t.sending;
+      EXPECT_DOUBLE_EQ(t.duration, t.sending + t.waiting + t.receiving);
+    }
+  }
+}
+
 TEST(HttpClient, MethodsAndBodiesReachTheServer) {
   TestHttpServer server;
   struct Case {
