@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
                "allow a non-loopback address without token or TLS");
   app.add_option("--workers", workers, "worker threads (0: one per core)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   CLI11_PARSE(app, argc, argv);
 
   volley::InitLogging(log_level);

@@ -6,12 +6,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agent/server.h"
@@ -75,6 +77,24 @@ absl::StatusOr<std::vector<std::string>> ResolveDns(const std::string& target) {
 
 }  // namespace
 
+namespace {
+
+absl::Status CheckAgentAddress(const std::string& address) {
+  // HOST:PORT or [V6]:PORT; gRPC would dial port 0 for a bare host and fail much later.
+  std::size_t colon = address.rfind(':');
+  std::size_t bracket = address.rfind(']');
+  int port = 0;
+  if (colon == std::string::npos || colon == 0 ||
+      (bracket != std::string::npos && bracket > colon) ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 1 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("agent address \"", address, "\" is not HOST:PORT (e.g. 10.0.0.5:6565)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<std::string>> ResolveAgentAddresses(const RunConfig& config) {
   std::vector<std::string> out = config.agents;
   if (!config.agents_dns.empty()) {
@@ -83,6 +103,11 @@ absl::StatusOr<std::vector<std::string>> ResolveAgentAddresses(const RunConfig& 
     out.insert(out.end(), resolved->begin(), resolved->end());
   }
   if (!config.agents_file.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(config.agents_file, ec)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--agents-file ", config.agents_file, ": no such file"));
+    }
     try {
       YAML::Node root = YAML::LoadFile(config.agents_file);
       YAML::Node list = root.IsMap() && root["agents"] ? root["agents"] : root;
@@ -104,6 +129,9 @@ absl::StatusOr<std::vector<std::string>> ResolveAgentAddresses(const RunConfig& 
     } catch (const YAML::Exception& e) {
       return absl::InvalidArgumentError(absl::StrCat(config.agents_file, ": ", e.what()));
     }
+  }
+  for (const std::string& address : out) {
+    if (absl::Status valid = CheckAgentAddress(address); !valid.ok()) return valid;
   }
   return out;
 }

@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
   run->add_flag("--no-summary", config.no_summary, "no end-of-test summary");
   run->add_flag("--no-thresholds", config.no_thresholds, "do not evaluate thresholds");
   run->add_option("--log-level", config.log_level, "trace, debug, info, warn, error")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
   run->add_option("--agent", config.agents, "volley-agent HOST:PORT to use (repeatable)");
   run->add_option("--agents", config.agents_dns, "agents by DNS name: dns:///NAME:PORT");
   run->add_option("--agents-file", config.agents_file, "YAML list of agent addresses");

@@ -703,7 +703,12 @@ int Controller::Run() {
 
   // 3. Agents: the named ones, or one embedded in this process.
   auto addresses = ResolveAgentAddresses(config_);
-  if (!addresses.ok()) return Fail(kExitGenericEngine, ErrorText(addresses.status()));
+  if (!addresses.ok()) {
+    // A malformed address or agents file is a bad option; a name that does not resolve is not.
+    return Fail(absl::IsInvalidArgument(addresses.status()) ? kExitInvalidConfig
+                                                            : kExitGenericEngine,
+                ErrorText(addresses.status()));
+  }
   agent_names_ = *addresses;
   std::string token;
   if (!config_.token_file.empty()) {

@@ -104,6 +104,19 @@ export default function () {}
                         r"thresholds: invalid threshold \"p\(95\) <<< 3\""):
             self.assertRegex(res.stderr, problem, res.describe())
 
+    def test_bad_flag_values_are_named(self):
+        script = self.write("ok.js", "export default function () {}\n")
+        cases = [
+            (["--agent", "127.0.0.1"], 104, r'agent address "127\.0\.0\.1" is not HOST:PORT'),
+            (["--agents-file", "missing.yaml"], 104, r"--agents-file missing\.yaml: no such file"),
+            (["--log-level", "loud"], 255, r"--log-level: loud not in"),
+        ]
+        for flags, code, message in cases:
+            with self.subTest(flags=flags):
+                res = harness.volley_run(self.workdir, script, *flags, export=None, timeout_s=30)
+                self.assertExit(res, code)
+                self.assertRegex(res.stdout + res.stderr, message, res.describe())
+
     def test_exception_in_setup_exits_107(self):
         rid = harness.run_id()
         script = self.copy_script("setup_throws.js")
