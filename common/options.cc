@@ -369,9 +369,11 @@ Options ParseOptionsJson(const Json& json, std::vector<std::string>* problems_ou
     } else {
       options.scenarios.emplace();
       for (const auto& [name, value] : scenarios->items()) {
-        if (std::optional<ScenarioConfig> config = ParseScenario(name, value, &problems)) {
-          (*options.scenarios)[name] = *std::move(config);
-        }
+        // A scenario with a problem is left out, so that validating the rest does not report
+        // its unreadable field a second time (as missing).
+        const std::size_t before = problems.size();
+        std::optional<ScenarioConfig> config = ParseScenario(name, value, &problems);
+        if (config && problems.size() == before) (*options.scenarios)[name] = *std::move(config);
       }
     }
   }
@@ -652,10 +654,10 @@ absl::StatusOr<Options> DeriveScenarios(const Options& options,
     for (const Stage& s : *options.stages) {
       if (s.duration.has_value()) scenario.stages.push_back(s);
     }
-  } else if (options.vus.has_value() && !options.stages.has_value()) {
-    if (options.scenarios.has_value()) {
-      warn(absl::StrCat("`vus=", *options.vus, "` overrides scenarios configuration"));
-    }
+  } else if (options.vus.has_value() && !options.stages.has_value() &&
+             !options.scenarios.has_value()) {
+    // `vus` alone: as many iterations as VUs. Beside `scenarios` it is ignored, as in k6 (the
+    // scenarios name their own VUs).
     scenario.executor = ExecutorType::kSharedIterations;
     scenario.vus = options.vus;
     scenario.iterations = options.vus;

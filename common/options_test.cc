@@ -275,7 +275,7 @@ TEST(DeriveScenarios, ShortcutsBecomeK6Scenarios) {
             absl::Minutes(1));
 }
 
-TEST(DeriveScenarios, KeepsScenariosAndWarnsWhenVusOverrideThem) {
+TEST(DeriveScenarios, KeepsScenariosBesideVus) {
   const char* scenarios =
       R"j({"scenarios": {"a": {"executor": "constant-vus", "vus": 1, "duration": "1s"}}})j";
   std::vector<std::string> warnings;
@@ -284,12 +284,14 @@ TEST(DeriveScenarios, KeepsScenariosAndWarnsWhenVusOverrideThem) {
   EXPECT_EQ(kept->scenarios->count("a"), 1u);
   EXPECT_THAT(warnings, IsEmpty());
 
+  // k6 derives a default scenario from `vus` only when no scenarios are set.
   Options with_vus = Parse(scenarios);
   with_vus.vus = 3;
-  absl::StatusOr<Options> replaced = DeriveScenarios(with_vus, &warnings);
-  ASSERT_TRUE(replaced.ok());
-  EXPECT_EQ(replaced->scenarios->at("default").executor, ExecutorType::kSharedIterations);
-  EXPECT_THAT(warnings, ElementsAre(HasSubstr("`vus=3` overrides scenarios")));
+  absl::StatusOr<Options> still = DeriveScenarios(with_vus, &warnings);
+  ASSERT_TRUE(still.ok());
+  EXPECT_EQ(still->scenarios->size(), 1u);
+  EXPECT_EQ(still->scenarios->count("a"), 1u);
+  EXPECT_THAT(warnings, IsEmpty());
 }
 
 TEST(DeriveScenarios, ConflictingShortcutsFail) {
