@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/duration.h"
 #include "common/metrics/summary.h"
@@ -11,48 +12,78 @@
 namespace volley::controller {
 namespace {
 
-std::string Describe(const ScenarioConfig& s) {
-  std::string grace = absl::StrCat("gracefulStop: ", FormatK6Duration(s.GracefulStopOrDefault()));
-  switch (s.executor) {
-    case ExecutorType::kSharedIterations:
-      return absl::StrCat(s.IterationsOrDefault(), " iterations shared among ", s.VusOrDefault(),
-                          " VUs (maxDuration: ", FormatK6Duration(s.MaxDurationOrDefault()), ", ",
-                          grace, ")");
-    case ExecutorType::kPerVuIterations:
-      return absl::StrCat(s.IterationsOrDefault(), " iterations for each of ", s.VusOrDefault(),
-                          " VUs (maxDuration: ", FormatK6Duration(s.MaxDurationOrDefault()), ", ",
-                          grace, ")");
-    case ExecutorType::kConstantVus:
-      return absl::StrCat(s.VusOrDefault(), " looping VUs for ",
-                          FormatK6Duration(s.duration.value_or(absl::ZeroDuration())), " (",
-                          grace, ")");
-    case ExecutorType::kRampingVus: {
-      std::int64_t max_vus = s.StartVusOrDefault();
-      absl::Duration total;
-      for (const auto& st : s.stages) {
-        max_vus = std::max(max_vus, st.target.value_or(0));
-        total += st.duration.value_or(absl::ZeroDuration());
-      }
-      return absl::StrCat("Up to ", max_vus, " looping VUs for ", FormatK6Duration(total),
-                          " over ", s.stages.size(), " stages (gracefulRampDown: ",
-                          FormatK6Duration(s.GracefulRampDownOrDefault()), ", ", grace, ")");
-    }
-    case ExecutorType::kConstantArrivalRate:
-      return absl::StrCat(s.rate.value_or(0), " iterations/",
-                          FormatK6Duration(s.TimeUnitOrDefault()), " for ",
-                          FormatK6Duration(s.duration.value_or(absl::ZeroDuration())),
-                          " (maxVUs: ", s.PreAllocatedVusOrDefault(), "-", s.MaxVusOrDefault(),
-                          ", ", grace, ")");
-    case ExecutorType::kRampingArrivalRate:
-      return absl::StrCat("Up to ", s.StartRateOrDefault(), "+ iterations/",
-                          FormatK6Duration(s.TimeUnitOrDefault()), " over ", s.stages.size(),
-                          " stages (maxVUs: ", s.PreAllocatedVusOrDefault(), "-",
-                          s.MaxVusOrDefault(), ", ", grace, ")");
+// k6's trailing " (fact, ..., exec: f, startTime: 5s, gracefulStop: 30s)": the executor's facts,
+// then exec when set, startTime and gracefulStop when above zero.
+std::string WithBaseInfo(const ScenarioConfig& s, std::vector<std::string> facts) {
+  if (s.exec) facts.push_back(absl::StrCat("exec: ", *s.exec));
+  if (s.StartTimeOrDefault() > absl::ZeroDuration()) {
+    facts.push_back(absl::StrCat("startTime: ", FormatK6Duration(s.StartTimeOrDefault())));
   }
-  return "";
+  if (s.GracefulStopOrDefault() > absl::ZeroDuration()) {
+    facts.push_back(absl::StrCat("gracefulStop: ", FormatK6Duration(s.GracefulStopOrDefault())));
+  }
+  return facts.empty() ? "" : absl::StrCat(" (", absl::StrJoin(facts, ", "), ")");
+}
+
+// "maxVUs: 10" or "maxVUs: 10-50" of the arrival-rate executors.
+std::string MaxVusRange(const ScenarioConfig& s) {
+  std::string range = absl::StrCat("maxVUs: ", s.PreAllocatedVusOrDefault());
+  if (s.MaxVusOrDefault() > s.PreAllocatedVusOrDefault()) {
+    absl::StrAppend(&range, "-", s.MaxVusOrDefault());
+  }
+  return range;
+}
+
+std::string PerSecond(std::int64_t rate, absl::Duration time_unit) {
+  double seconds = absl::ToDoubleSeconds(time_unit);
+  return absl::StrFormat("%.2f", seconds > 0 ? static_cast<double>(rate) / seconds : 0.0);
 }
 
 }  // namespace
+
+std::string DescribeScenario(const ScenarioConfig& s) {
+  auto stages_total = [&] {
+    absl::Duration total;
+    for (const auto& st : s.stages) total += st.duration.value_or(absl::ZeroDuration());
+    return total;
+  };
+  switch (s.executor) {
+    case ExecutorType::kSharedIterations:
+      return absl::StrCat(
+          s.IterationsOrDefault(), " iterations shared among ", s.VusOrDefault(), " VUs",
+          WithBaseInfo(s, {"maxDuration: " + FormatK6Duration(s.MaxDurationOrDefault())}));
+    case ExecutorType::kPerVuIterations:
+      return absl::StrCat(
+          s.IterationsOrDefault(), " iterations for each of ", s.VusOrDefault(), " VUs",
+          WithBaseInfo(s, {"maxDuration: " + FormatK6Duration(s.MaxDurationOrDefault())}));
+    case ExecutorType::kConstantVus:
+      return absl::StrCat(s.VusOrDefault(), " looping VUs for ",
+                          FormatK6Duration(s.duration.value_or(absl::ZeroDuration())),
+                          WithBaseInfo(s, {}));
+    case ExecutorType::kRampingVus: {
+      std::int64_t max_vus = s.StartVusOrDefault();
+      for (const auto& st : s.stages) max_vus = std::max(max_vus, st.target.value_or(0));
+      return absl::StrCat(
+          "Up to ", max_vus, " looping VUs for ", FormatK6Duration(stages_total()), " over ",
+          s.stages.size(), " stages",
+          WithBaseInfo(s,
+                       {"gracefulRampDown: " + FormatK6Duration(s.GracefulRampDownOrDefault())}));
+    }
+    case ExecutorType::kConstantArrivalRate:
+      return absl::StrCat(PerSecond(s.rate.value_or(0), s.TimeUnitOrDefault()),
+                          " iterations/s for ",
+                          FormatK6Duration(s.duration.value_or(absl::ZeroDuration())),
+                          WithBaseInfo(s, {MaxVusRange(s)}));
+    case ExecutorType::kRampingArrivalRate: {
+      std::int64_t max_rate = s.StartRateOrDefault();
+      for (const auto& st : s.stages) max_rate = std::max(max_rate, st.target.value_or(0));
+      return absl::StrCat("Up to ", PerSecond(max_rate, s.TimeUnitOrDefault()),
+                          " iterations/s for ", FormatK6Duration(stages_total()), " over ",
+                          s.stages.size(), " stages", WithBaseInfo(s, {MaxVusRange(s)}));
+    }
+  }
+  return "";
+}
 
 void PrintBanner(std::ostream& out, const std::string& script, const Options& options,
                  const std::vector<std::string>& agents, bool embedded) {
@@ -102,7 +133,7 @@ void PrintBanner(std::ostream& out, const std::string& script, const Options& op
       << " max VUs, " << FormatK6Duration(max_duration)
       << " max duration (incl. graceful stop):\n";
   for (const auto& [name, s] : *options.scenarios) {
-    out << "           * " << name << ": " << Describe(s) << "\n";
+    out << "           * " << name << ": " << DescribeScenario(s) << "\n";
   }
   out << "\n" << std::flush;
 }

@@ -16,6 +16,10 @@
 
 namespace volley::controller {
 
+// k6's one-line description of a scenario in that block, e.g. "10 looping VUs for 30s
+// (gracefulStop: 30s)" or "Up to 10.00 iterations/s for 20s over 2 stages (maxVUs: 2-10, ...)".
+std::string DescribeScenario(const ScenarioConfig& scenario);
+
 // k6's "execution: ... script: ... scenarios: ..." block printed before the test starts.
 void PrintBanner(std::ostream& out, const std::string& script, const Options& options,
                  const std::vector<std::string>& agents, bool embedded);
