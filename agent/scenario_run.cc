@@ -219,6 +219,12 @@ void ScenarioRun::Start(loop::Clock::time_point steady_start, absl::Time wall_st
   started_ = true;
   auto finish = [this] {
     if (--drivers_left_ == 0) {
+      // Ended by a stop (Ctrl+C, an abort) rather than by its own schedule: the progress bar
+      // keeps where it was, marked as interrupted.
+      if (Stopping()) {
+        cut_progress_ = ProgressAt(absl::Now() - wall_start_);
+        cut_ = true;
+      }
       Log("agent")->debug("scenario done name={} completed={} interrupted={} dropped={}",
                           config_.name, completed_.load(), interrupted_.load(), dropped_.load());
     }
@@ -550,7 +556,9 @@ volley::v1::ScenarioProgress ScenarioRun::Progress(absl::Time now) const {
   p.set_interrupted(static_cast<std::uint64_t>(interrupted_.load()));
   double progress = 0;
   if (started_) progress = drivers_left_.load() == 0 ? 1.0 : ProgressAt(now - wall_start_);
+  if (cut_.load()) progress = cut_progress_.load();
   p.set_progress(progress);
+  p.set_cut(cut_.load());
   p.set_has_work(share_.has_work);
   return p;
 }

@@ -226,6 +226,8 @@ class ScenarioRun {
   std::atomic<bool> warned_dropped_{false};
   std::atomic<bool> started_{false};
   std::atomic<int> drivers_left_{0};
+  std::atomic<bool> cut_{false};             // its drivers ended because the test stopped
+  std::atomic<double> cut_progress_{0};      // its progress then
 };
 
 }  // namespace volley::agent

@@ -148,9 +148,11 @@ std::string ProgressDisplay::Render(const ProgressState& s) const {
     if (filled < kBar) bar += '>';
     bar.resize(kBar, '-');
     if (sc.progress >= 1.0) bar = std::string(kBar, '=');
-    // k6 marks a finished scenario with a check mark between its name and its bar.
-    absl::StrAppendFormat(&out, "%-*s %s [%s] %s\n", static_cast<int>(width), sc.name,
-                          sc.progress >= 1.0 ? "\u2713" : " ", bar, sc.detail);
+    // k6 marks a finished scenario with a check mark between its name and its bar, and one a
+    // stop cut short with a cross.
+    const char* mark = sc.cut ? "\u2717" : sc.progress >= 1.0 ? "\u2713" : " ";
+    absl::StrAppendFormat(&out, "%-*s %s [%s] %s\n", static_cast<int>(width), sc.name, mark, bar,
+                          sc.detail);
   }
   return out;
 }

@@ -18,6 +18,7 @@ struct ScenarioLine {
   std::uint64_t iterations = 0;
   std::uint64_t interrupted = 0;
   double progress = 0;  // 0..1
+  bool cut = false;     // interrupted by a stop of the test (k6 marks it with a cross)
   std::string detail;   // right-hand text, e.g. "10 VUs  05.0s/10s"
 };
 
@@ -35,6 +36,7 @@ std::string ScenarioDetail(const ScenarioConfig& config, const ScenarioLine& lin
 struct AgentScenarioProgress {
   bool has_work = false;
   double progress = 0;  // 0..1, of its own share
+  bool cut = false;     // its share was ended by a stop
 };
 
 // The scenario's progress over the whole test (0..1): the iterations executors count the

@@ -527,7 +527,8 @@ ProgressState Controller::CurrentProgress() const {
       line.vus += p.vus();
       line.iterations += p.iterations();
       line.interrupted += p.interrupted();
-      parts[p.name()].push_back({p.has_work(), p.progress()});
+      parts[p.name()].push_back({p.has_work(), p.progress(), p.cut()});
+      line.cut = line.cut || p.cut();
     }
   }
   for (const auto& name : order) {
