@@ -560,7 +560,9 @@ void Controller::MergeLoop() {
   };
   int signals_seen = 0;
   absl::Time next_eval = absl::Now() + absl::Seconds(1);
-  absl::Time next_gauge = absl::Now();
+  // vus and vus_max are sampled once a second of the test, as k6's ticker does: a test
+  // shorter than a second has none (k6 then leaves them out of the summary).
+  absl::Time next_gauge = start_ + absl::Seconds(1);
   while (!all_finished()) {
     auto event = queue_.Pop(absl::Milliseconds(50));
     if (event) HandleEvent(std::move(*event));
@@ -594,7 +596,9 @@ void Controller::MergeLoop() {
     bool all_reported = std::all_of(agents_.begin(), agents_.end(), [](const AgentState& a) {
       return a.reported || a.done || a.lost;
     });
-    if (now >= next_gauge && all_reported) {
+    bool all_done = std::all_of(agents_.begin(), agents_.end(),
+                                [](const AgentState& a) { return a.done || a.lost; });
+    if (now >= next_gauge && all_reported && !all_done) {
       std::uint32_t vus = 0, vus_max = 0;
       for (const auto& a : agents_) {
         vus += a.vus;
