@@ -3,8 +3,11 @@
 // at the C++ response; body, headers, timings and the rest become JS values only when the
 // script reads them (lazy data properties), and json() parses once and caches. Tag sets for the
 // request metrics come from the VU's tag cache, so a repeated request interns nothing.
+#include <openssl/rand.h>
+
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <iterator>
 #include <tuple>
 
@@ -124,6 +127,129 @@ std::string FormEncode(v8::Isolate* isolate, v8::Local<v8::Context> context,
   return out;
 }
 
+// ---- multipart bodies (file uploads) ----
+
+// The private key that marks what http.file() returns: only those objects make a body multipart,
+// as in k6, where a FileData is a Go value no plain JS object can imitate.
+v8::Local<v8::Private> FileDataKey(VuImpl* vu) {
+  v8::Isolate* isolate = vu->isolate();
+  if (vu->file_data_key.IsEmpty()) {
+    vu->file_data_key.Reset(isolate,
+                            v8::Private::New(isolate, V8Name(isolate, "volley.file_data")));
+  }
+  return vu->file_data_key.Get(isolate);
+}
+
+bool IsFileData(VuImpl* vu, v8::Local<v8::Context> context, v8::Local<v8::Value> value) {
+  if (!value->IsObject() || vu->file_data_key.IsEmpty()) return false;
+  return value.As<v8::Object>()
+      ->HasPrivate(context, vu->file_data_key.Get(vu->isolate()))
+      .FromMaybe(false);
+}
+
+// A body object's field: its key and value.
+using BodyField = std::pair<std::string, v8::Local<v8::Value>>;
+
+// The own enumerable fields of a body object, in property order.
+std::vector<BodyField> BodyFields(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                                  v8::Local<v8::Object> object) {
+  std::vector<BodyField> fields;
+  v8::Local<v8::Array> keys;
+  if (!object->GetOwnPropertyNames(context).ToLocal(&keys)) return fields;
+  for (uint32_t i = 0; i < keys->Length(); ++i) {
+    v8::Local<v8::Value> key = keys->Get(context, i).ToLocalChecked();
+    v8::Local<v8::Value> value;
+    if (!object->Get(context, key).ToLocal(&value)) continue;
+    fields.emplace_back(ToStdString(isolate, key), value);
+  }
+  return fields;
+}
+
+// Go's mime/multipart quoting of names and filenames: backslash and double quote escaped.
+std::string EscapeQuotes(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    if (c == '\\' || c == '"') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// A plain field's text as k6 writes it into its part (Go's %v of the exported JS value): an
+// array is "[a b]" (not repeated parts, unlike a urlencoded form), null and undefined "<nil>".
+std::string MultipartValue(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                           v8::Local<v8::Value> value) {
+  if (value->IsNullOrUndefined()) return "<nil>";
+  if (!value->IsArray()) return ToStdString(isolate, value);
+  v8::Local<v8::Array> array = value.As<v8::Array>();
+  std::string out = "[";
+  for (uint32_t i = 0; i < array->Length(); ++i) {
+    v8::Local<v8::Value> element;
+    if (!array->Get(context, i).ToLocal(&element)) continue;
+    absl::StrAppend(&out, i == 0 ? "" : " ", MultipartValue(isolate, context, element));
+  }
+  return out + "]";
+}
+
+// Go's multipart.Writer boundary, which k6 uses: 30 random bytes in lower-case hex. "" when
+// OpenSSL has no randomness to give.
+std::string NewBoundary() {
+  unsigned char random[30];
+  if (RAND_bytes(random, sizeof(random)) != 1) return "";
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * sizeof(random));
+  for (unsigned char b : random) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+// The multipart/form-data body of a body object with a FileData among its values, laid out
+// byte for byte as k6 (Go's multipart.Writer) writes it: "--boundary" before each part (after a
+// CRLF from the second on), the part's headers in sorted order, a blank line, the content, and
+// "\r\n--boundary--\r\n" at the end. A file part has Content-Disposition with name and filename
+// and its Content-Type; any other field is a part with Content-Disposition and its text only.
+// k6 walks a Go map, so its part order is random; this keeps the object's property order. k6
+// writes a file part's name without escaping; it is escaped here as well, so that a quote in it
+// cannot break the header.
+std::string MultipartEncode(VuImpl* vu, v8::Local<v8::Context> context,
+                            const std::vector<BodyField>& fields, const std::string& boundary) {
+  v8::Isolate* isolate = vu->isolate();
+  std::string out;
+  bool first = true;
+  for (const auto& [key, value] : fields) {
+    absl::StrAppend(&out, first ? "--" : "\r\n--", boundary, "\r\n");
+    first = false;
+    if (!IsFileData(vu, context, value)) {
+      absl::StrAppend(&out, "Content-Disposition: form-data; name=\"", EscapeQuotes(key),
+                      "\"\r\n\r\n", MultipartValue(isolate, context, value));
+      continue;
+    }
+    v8::Local<v8::Object> file = value.As<v8::Object>();
+    v8::Local<v8::Value> data, filename, content_type;
+    std::string bytes;
+    if (file->Get(context, V8Name(isolate, "data")).ToLocal(&data) &&
+        !BytesOf(isolate, data, &bytes)) {
+      bytes = ToStdString(isolate, data);
+    }
+    std::string name_text, type_text;
+    if (file->Get(context, V8Name(isolate, "filename")).ToLocal(&filename)) {
+      name_text = ToStdString(isolate, filename);
+    }
+    if (file->Get(context, V8Name(isolate, "content_type")).ToLocal(&content_type)) {
+      type_text = ToStdString(isolate, content_type);
+    }
+    absl::StrAppend(&out, "Content-Disposition: form-data; name=\"", EscapeQuotes(key),
+                    "\"; filename=\"", EscapeQuotes(name_text), "\"\r\nContent-Type: ", type_text,
+                    "\r\n\r\n", bytes);
+  }
+  absl::StrAppend(&out, "\r\n--", boundary, "--\r\n");
+  return out;
+}
+
 bool HasHeader(const loop::HeaderList& headers, absl::string_view name) {
   for (const auto& [key, value] : headers) {
     if (absl::EqualsIgnoreCase(key, name)) return true;
@@ -184,12 +310,26 @@ bool ParseRequest(VuImpl* vu, v8::Local<v8::Context> context, std::string method
     return false;
   }
 
-  bool form = false;
+  // Strings go as UTF-8 and ArrayBuffers and typed arrays byte for byte. An object is a form:
+  // multipart when one of its values is an http.file(), urlencoded otherwise.
+  std::string body_type;  // the Content-Type the body implies, unless the script sets one
   if (!body.IsEmpty() && !body->IsNullOrUndefined()) {
     if (!BytesOf(isolate, body, &request.body)) {
       if (body->IsObject()) {
-        request.body = FormEncode(isolate, context, body.As<v8::Object>());
-        form = true;
+        auto fields = BodyFields(isolate, context, body.As<v8::Object>());
+        if (std::any_of(fields.begin(), fields.end(),
+                        [&](const auto& f) { return IsFileData(vu, context, f.second); })) {
+          std::string boundary = NewBoundary();
+          if (boundary.empty()) {
+            ThrowError(isolate, "no random bytes for a multipart boundary");
+            return false;
+          }
+          request.body = MultipartEncode(vu, context, fields, boundary);
+          body_type = absl::StrCat("multipart/form-data; boundary=", boundary);
+        } else {
+          request.body = FormEncode(isolate, context, body.As<v8::Object>());
+          body_type = "application/x-www-form-urlencoded";
+        }
       } else {
         request.body = ToStdString(isolate, body);
       }
@@ -258,8 +398,8 @@ bool ParseRequest(VuImpl* vu, v8::Local<v8::Context> context, std::string method
     spec->response_type = ResponseType::kNone;
   }
   request.discard_body = spec->response_type == ResponseType::kNone;
-  if (form && !HasHeader(request.headers, "Content-Type")) {
-    request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+  if (!body_type.empty() && !HasHeader(request.headers, "Content-Type")) {
+    request.headers.emplace_back("Content-Type", std::move(body_type));
   }
   return true;
 }
@@ -902,6 +1042,57 @@ void Url(const v8::FunctionCallbackInfo<v8::Value>& args) {
   args.GetReturnValue().Set(out);
 }
 
+// http.file(data, [filename], [contentType]) -> a FileData {data, filename, content_type}.
+// As in k6, `data` (a string, an Array of numbers, an ArrayBuffer such as open(path, 'b')
+// returns, or a typed array) becomes bytes: here an ArrayBuffer (the same one when given one),
+// where k6 has a []byte. The filename defaults to the Unix time in nanoseconds, the content type
+// to application/octet-stream, as k6's do.
+void File(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  VuImpl* vu = VuImpl::From(isolate);
+  v8::Local<v8::Value> data = Arg(args, 0);
+  v8::Local<v8::Value> bytes;
+  if (data->IsArrayBuffer()) {
+    bytes = data;
+  } else if (data->IsArray()) {
+    v8::Local<v8::Array> array = data.As<v8::Array>();
+    std::string raw(array->Length(), '\0');
+    for (uint32_t i = 0; i < array->Length(); ++i) {
+      v8::Local<v8::Value> element;
+      if (!array->Get(context, i).ToLocal(&element)) return;
+      raw[i] = static_cast<char>(element->Int32Value(context).FromMaybe(0));
+    }
+    bytes = NewArrayBuffer(isolate, raw);
+  } else {
+    std::string raw;
+    if (!BytesOf(isolate, data, &raw)) {
+      return ThrowTypeError(isolate,
+                            "http.file() data must be a string, an Array or an ArrayBuffer");
+    }
+    bytes = NewArrayBuffer(isolate, raw);
+  }
+
+  v8::Local<v8::Value> filename = Arg(args, 1);
+  if (filename->IsUndefined()) {
+    auto now = std::chrono::system_clock::now().time_since_epoch();
+    filename = V8Str(
+        isolate, absl::StrCat(std::chrono::duration_cast<std::chrono::nanoseconds>(now).count()));
+  }
+  v8::Local<v8::Value> content_type = Arg(args, 2);
+  if (content_type->IsUndefined()) content_type = V8Name(isolate, "application/octet-stream");
+
+  v8::Local<v8::Object> file = v8::Object::New(isolate);
+  file->Set(context, V8Name(isolate, "data"), bytes).Check();
+  file->Set(context, V8Name(isolate, "filename"), V8Str(isolate, ToStdString(isolate, filename)))
+      .Check();
+  file->Set(context, V8Name(isolate, "content_type"),
+            V8Str(isolate, ToStdString(isolate, content_type)))
+      .Check();
+  file->SetPrivate(context, FileDataKey(vu), v8::True(isolate)).Check();
+  args.GetReturnValue().Set(file);
+}
+
 // expectedStatuses(200, {min: 300, max: 399}, ...) -> an opaque callback object.
 void ExpectedStatuses(const v8::FunctionCallbackInfo<v8::Value>& args) {
   v8::Isolate* isolate = args.GetIsolate();
@@ -966,6 +1157,7 @@ v8::Local<v8::Object> BuildHttpModule(v8::Isolate* isolate, v8::Local<v8::Contex
   SetMethod(isolate, context, module, "request", &Request);
   SetMethod(isolate, context, module, "batch", &Batch);
   SetMethod(isolate, context, module, "url", &Url);
+  SetMethod(isolate, context, module, "file", &File);
   SetMethod(isolate, context, module, "expectedStatuses", &ExpectedStatuses);
   SetMethod(isolate, context, module, "setResponseCallback", &SetResponseCallback);
   return module;

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <time.h>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "agent/js/js_test_util.h"
 #include "agent/loop/test_http_server.h"
 
@@ -18,9 +22,10 @@ class HttpTest : public testing::VuFixture {
     test_.env["BASE"] = server_.Url("");
   }
 
-  // Runs setup() of `script` and returns its JSON (or the error text).
-  std::string SetupResult(const std::string& script) {
-    auto vu = MustCreate(script);
+  // Runs setup() of `script` (with `files` to open()) and returns its JSON (or the error text).
+  std::string SetupResult(const std::string& script,
+                          std::map<std::string, std::string> files = {}) {
+    auto vu = MustCreate(script, std::move(files));
     if (vu == nullptr) return "<no vu>";
     absl::StatusOr<std::string> r = Setup(vu.get());
     return r.ok() ? *r : std::string(r.status().message());
@@ -329,6 +334,127 @@ TEST_F(HttpTest, ResponseTypes) {
     export default function () {}
   )");
   EXPECT_EQ(json, R"([null,"hello world",true,11])");
+}
+
+// Bytes 0..255, the file the upload tests send.
+std::string AllBytes() {
+  std::string bytes(256, '\0');
+  for (int i = 0; i < 256; ++i) bytes[i] = static_cast<char>(i);
+  return bytes;
+}
+
+TEST_F(HttpTest, FileMakesFileDataFromEveryDataType) {
+  std::string json = SetupResult(R"(
+    import http from 'k6/http';
+    const bin = open('./bytes.bin', 'b');
+    const bytes = (f) => Array.from(new Uint8Array(f.data));
+    export function setup() {
+      const fromOpen = http.file(bin, 'test.bin');
+      const fromString = http.file('hé', 'a.txt', 'text/plain');
+      const fromArray = http.file([104, 105, 256 + 33]);
+      const fromView = http.file(new Uint8Array(bin, 254, 2), 'v.bin');
+      const now = Date.now();
+      let error = '';
+      try { http.file({}); } catch (e) { error = `${e.name}: ${e.message}`; }
+      return [
+        fromOpen.data === bin, fromOpen.data.byteLength, fromOpen.filename,
+        fromOpen.content_type, bytes(fromString), fromString.filename, fromString.content_type,
+        bytes(fromArray), fromArray.content_type, /^[0-9]{19}$/.test(fromArray.filename),
+        Math.abs(Number(fromArray.filename) / 1e6 - now) < 60000, bytes(fromView),
+        Object.keys(fromOpen), error,
+      ];
+    }
+    export default function () {}
+  )",
+                                 {{"/test/bytes.bin", AllBytes()}});
+  EXPECT_EQ(json, R"([true,256,"test.bin","application/octet-stream",[104,195,169],"a.txt",)"
+                  R"("text/plain",[104,105,33],"application/octet-stream",true,true,[254,255],)"
+                  R"(["data","filename","content_type"],)"
+                  R"("TypeError: http.file() data must be a string, an Array or an ArrayBuffer"])");
+}
+
+// The echoed multipart body must be exactly what k6 (Go's multipart.Writer) sends: parts in the
+// object's order, plain fields with a name only, files with name, filename and Content-Type.
+TEST_F(HttpTest, BodyWithAFileIsMultipartLaidOutAsK6Does) {
+  std::string json = SetupResult(R"(
+    import http from 'k6/http';
+    import encoding from 'k6/encoding';
+    const bin = open('./bytes.bin', 'b');
+    export function setup() {
+      const body = {
+        field: 'a text field', bin: http.file(bin, 'bytes.bin'), n: 42,
+        'quo"te': http.file('hello\r\n', 'dir\\a"b.txt', 'text/plain'), list: ['x', 'y'],
+      };
+      const r = http.post(__ENV.BASE + '/echo', body, { responseType: 'binary' });
+      const again = http.post(__ENV.BASE + '/echo', body);
+      return [encoding.b64encode(r.body), r.headers['X-Content-Type'],
+              again.headers['X-Content-Type'] !== r.headers['X-Content-Type']];
+    }
+    export default function () {}
+  )",
+                                 {{"/test/bytes.bin", AllBytes()}});
+  std::vector<std::string> parts = absl::StrSplit(json, '"');
+  ASSERT_EQ(parts.size(), 5u) << json;
+  EXPECT_EQ(parts[4], ",true]") << "a fresh boundary per request";
+  const std::string& content_type = parts[3];
+  ASSERT_TRUE(absl::StartsWith(content_type, "multipart/form-data; boundary=")) << content_type;
+  std::string boundary = content_type.substr(content_type.find('=') + 1);
+  EXPECT_EQ(boundary.size(), 60u);
+  EXPECT_EQ(boundary.find_first_not_of("0123456789abcdef"), std::string::npos) << boundary;
+
+  std::string body;
+  ASSERT_TRUE(absl::Base64Unescape(parts[1], &body));
+  // Each part's headers, blank line and content; the framing is "--boundary" CRLF before each
+  // part, CRLF "--boundary" CRLF between parts and CRLF "--boundary--" CRLF at the end.
+  const std::vector<std::string> want_parts = {
+      "Content-Disposition: form-data; name=\"field\"\r\n\r\na text field",
+      absl::StrCat("Content-Disposition: form-data; name=\"bin\"; filename=\"bytes.bin\"\r\n"
+                   "Content-Type: application/octet-stream\r\n\r\n",
+                   AllBytes()),
+      "Content-Disposition: form-data; name=\"n\"\r\n\r\n42",
+      "Content-Disposition: form-data; name=\"quo\\\"te\"; filename=\"dir\\\\a\\\"b.txt\"\r\n"
+      "Content-Type: text/plain\r\n\r\nhello\r\n",
+      "Content-Disposition: form-data; name=\"list\"\r\n\r\n[x y]",
+  };
+  const std::string b = "--" + boundary;
+  EXPECT_EQ(body, absl::StrCat(b, "\r\n", absl::StrJoin(want_parts, "\r\n" + b + "\r\n"), "\r\n", b,
+                               "--\r\n"));
+}
+
+TEST_F(HttpTest, FormBodyTypeUnlessTheScriptSetsOne) {
+  std::string json = SetupResult(R"(
+    import http from 'k6/http';
+    export function setup() {
+      const u = __ENV.BASE + '/echo';
+      const own = http.post(u, { f: http.file('x') },
+                            { headers: { 'content-type': 'multipart/form-data; boundary=mine' } });
+      // Only http.file() makes a part a file: a look-alike object is a urlencoded value.
+      const lookAlike = http.post(u, { f: { data: 'x', filename: 'a', content_type: 'b' } });
+      return [own.headers['X-Content-Type'], lookAlike.headers['X-Content-Type'], lookAlike.body];
+    }
+    export default function () {}
+  )");
+  EXPECT_EQ(json, R"(["multipart/form-data; boundary=mine","application/x-www-form-urlencoded",)"
+                  R"("f=%5Bobject+Object%5D"])");
+}
+
+TEST_F(HttpTest, BinaryBodiesAreSentByteForByte) {
+  std::string json = SetupResult(R"(
+    import http from 'k6/http';
+    import encoding from 'k6/encoding';
+    const bin = open('./bytes.bin', 'b');
+    export function setup() {
+      const u = __ENV.BASE + '/echo';
+      const p = { responseType: 'binary' };
+      const whole = http.post(u, bin, p);
+      const view = http.put(u, new Uint8Array(bin, 1, 3), p);
+      return [encoding.b64encode(whole.body), Array.from(new Uint8Array(view.body)),
+              whole.headers['X-Content-Type']];
+    }
+    export default function () {}
+  )",
+                                 {{"/test/bytes.bin", AllBytes()}});
+  EXPECT_EQ(json, absl::StrCat(R"([")", absl::Base64Escape(AllBytes()), R"(",[1,2,3],"<none>"])"));
 }
 
 TEST_F(HttpTest, RequestsInInitContextThrow) {

@@ -232,6 +232,7 @@ VuImpl::~VuImpl() {
   hasher_template.Reset();
   shared_array_template.Reset();
   statuses_key.Reset();
+  file_data_key.Reset();
   test_options.Reset();
   check_memo.clear();
   context_.Reset();
