@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <ctime>
 #include <iterator>
 #include <tuple>
 
@@ -257,6 +258,32 @@ bool HasHeader(const loop::HeaderList& headers, absl::string_view name) {
   return false;
 }
 
+// params.cookies: {name: "value"} or {name: {value: "v", replace: true}}.
+void ReadRequestCookies(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                        v8::Local<v8::Object> object, std::vector<loop::RequestCookie>* out) {
+  v8::Local<v8::Array> keys;
+  if (!object->GetOwnPropertyNames(context).ToLocal(&keys)) return;
+  for (uint32_t i = 0; i < keys->Length(); ++i) {
+    v8::Local<v8::Value> key = keys->Get(context, i).ToLocalChecked();
+    v8::Local<v8::Value> value;
+    if (!object->Get(context, key).ToLocal(&value)) continue;
+    loop::RequestCookie& cookie = out->emplace_back();
+    cookie.name = ToStdString(isolate, key);
+    if (value->IsObject()) {
+      v8::Local<v8::Object> o = value.As<v8::Object>();
+      v8::Local<v8::Value> v;
+      if (o->Get(context, V8Name(isolate, "value")).ToLocal(&v) && !v->IsUndefined()) {
+        cookie.value = ToStdString(isolate, v);
+      }
+      if (o->Get(context, V8Name(isolate, "replace")).ToLocal(&v)) {
+        cookie.replace = v->BooleanValue(isolate);
+      }
+    } else {
+      cookie.value = ToStdString(isolate, value);
+    }
+  }
+}
+
 // Reads expectedStatuses() ranges stored on a callback object; false when it is not one.
 bool ReadStatusRanges(VuImpl* vu, v8::Local<v8::Context> context, v8::Local<v8::Value> value,
                       std::vector<std::pair<int, int>>* out) {
@@ -344,6 +371,9 @@ bool ParseRequest(VuImpl* vu, v8::Local<v8::Context> context, std::string method
     v8::Local<v8::Value> v;
     if (p->Get(context, V8Name(isolate, "headers")).ToLocal(&v) && v->IsObject()) {
       ReadStringPairs(isolate, context, v, &request.headers);
+    }
+    if (p->Get(context, V8Name(isolate, "cookies")).ToLocal(&v) && v->IsObject()) {
+      ReadRequestCookies(isolate, context, v.As<v8::Object>(), &request.cookies);
     }
     if (p->Get(context, V8Name(isolate, "tags")).ToLocal(&v) && v->IsObject()) {
       ReadStringPairs(isolate, context, v, &spec->user_tags);
@@ -541,6 +571,7 @@ enum ResponseSlot {
   kHeadersSlot,
   kTimingsSlot,
   kRequestSlot,
+  kCookiesSlot,
   kJsonSlot,
   kSlotCount
 };
@@ -640,6 +671,39 @@ v8::Local<v8::Object> HeadersObject(v8::Isolate* isolate, v8::Local<v8::Context>
 v8::Local<v8::Value> BuildField(v8::Isolate* isolate, v8::Local<v8::Context> context,
                                 ResponseData* d, ResponseField field);
 
+// res.cookies: name -> [{name, value, domain, path, http_only, secure, max_age, expires}], from
+// the Set-Cookie headers of the final response, parsed on first read.
+v8::Local<v8::Object> ResponseCookies(v8::Isolate* isolate, v8::Local<v8::Context> context,
+                                      std::string_view raw_headers) {
+  v8::Local<v8::Object> out = v8::Object::New(isolate);
+  for (const auto& [name, value] : loop::ParseHeaders(raw_headers)) {
+    if (name != "Set-Cookie") continue;
+    std::optional<loop::SetCookie> c = loop::ParseSetCookie(value);
+    if (!c) continue;
+    v8::Local<v8::Object> o = v8::Object::New(isolate);
+    auto put = [&](const char* key, v8::Local<v8::Value> v) {
+      o->Set(context, V8Name(isolate, key), v).Check();
+    };
+    put("name", V8Str(isolate, c->name));
+    put("value", V8Str(isolate, c->value));
+    put("domain", V8Str(isolate, c->domain));
+    put("path", V8Str(isolate, c->path));
+    put("http_only", v8::Boolean::New(isolate, c->http_only));
+    put("secure", v8::Boolean::New(isolate, c->secure));
+    put("max_age", v8::Integer::New(isolate, c->max_age));
+    put("expires", v8::Number::New(isolate, static_cast<double>(c->expires_ms)));
+    v8::Local<v8::String> key = V8Str(isolate, c->name);
+    v8::Local<v8::Value> list;
+    if (!out->Get(context, key).ToLocal(&list) || !list->IsArray()) {
+      list = v8::Array::New(isolate);
+      out->Set(context, key, list).Check();
+    }
+    v8::Local<v8::Array> array = list.As<v8::Array>();
+    array->Set(context, array->Length(), o).Check();
+  }
+  return out;
+}
+
 ResponseSlot SlotOf(ResponseField field) {
   switch (field) {
     case kBody:
@@ -650,6 +714,8 @@ ResponseSlot SlotOf(ResponseField field) {
       return kTimingsSlot;
     case kRequest:
       return kRequestSlot;
+    case kCookies:
+      return kCookiesSlot;
     default:
       return kDataSlot;
   }
@@ -748,7 +814,7 @@ v8::Local<v8::Value> BuildField(v8::Isolate* isolate, v8::Local<v8::Context> con
       return req;
     }
     case kCookies:
-      return v8::Object::New(isolate);
+      return ResponseCookies(isolate, context, r.raw_headers);
   }
   return v8::Undefined(isolate);
 }
@@ -1143,6 +1209,148 @@ void SetResponseCallback(const v8::FunctionCallbackInfo<v8::Value>& args) {
   vu->VuTagsChanged();  // cached request tag sets carry expected_response
 }
 
+// ---- http.cookieJar(): the VU's jar, in the loop::HttpClient ----
+
+loop::HttpClient* JarOf(const v8::FunctionCallbackInfo<v8::Value>& args, int min_args,
+                        std::string* url) {
+  v8::Isolate* isolate = args.GetIsolate();
+  if (args.Length() < min_args) {
+    ThrowTypeError(isolate, "missing arguments to a cookie jar method");
+    return nullptr;
+  }
+  *url = ToStdString(isolate, args[0]);
+  if (!absl::StartsWithIgnoreCase(*url, "http://") &&
+      !absl::StartsWithIgnoreCase(*url, "https://")) {
+    ThrowError(isolate, absl::StrCat("invalid URL \"", *url, "\" for a cookie jar"));
+    return nullptr;
+  }
+  return VuImpl::From(isolate)->http();
+}
+
+bool IsIpAddress(std::string_view host) {
+  return host.find(':') != std::string_view::npos ||
+         std::all_of(host.begin(), host.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+}
+
+// jar.set(url, name, value, [{domain, path, expires, max_age, secure, http_only}]), with the
+// rules of Go's cookiejar.SetCookies for a cookie set on `url`: no domain makes a host-only
+// cookie, a domain the host does not belong to is ignored, a path not starting with "/" is the
+// URL's default path, max_age < 0 or a past expires removes the cookie.
+void JarSet(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  std::string url;
+  loop::HttpClient* jar = JarOf(args, 3, &url);
+  if (jar == nullptr) return;
+  loop::JarCookie c;
+  c.name = ToStdString(isolate, args[1]);
+  c.value = ToStdString(isolate, args[2]);
+  std::string host = loop::UrlHost(url);
+  std::string domain, path;
+  std::int64_t max_age = 0, expires = 0;
+  if (args.Length() > 3 && args[3]->IsObject()) {
+    v8::Local<v8::Object> o = args[3].As<v8::Object>();
+    v8::Local<v8::Value> v;
+    auto get = [&](const char* key) {
+      return o->Get(context, V8Name(isolate, key)).ToLocal(&v) && !v->IsNullOrUndefined();
+    };
+    if (get("domain")) domain = absl::AsciiStrToLower(ToStdString(isolate, v));
+    if (get("path")) path = ToStdString(isolate, v);
+    if (get("expires")) {
+      std::string text = ToStdString(isolate, v);
+      if (!text.empty()) {
+        std::optional<std::int64_t> t = loop::ParseCookieDate(text);
+        if (!t) {
+          return ThrowError(isolate,
+                            absl::StrCat("unable to parse \"expires\" date string \"", text, "\""));
+        }
+        expires = *t;
+      }
+    }
+    if (get("max_age")) max_age = static_cast<std::int64_t>(v->IntegerValue(context).FromMaybe(0));
+    if (get("secure")) c.secure = v->BooleanValue(isolate);
+    if (get("http_only")) c.http_only = v->BooleanValue(isolate);
+  }
+  if (!domain.empty() && domain.front() == '.') domain.erase(0, 1);
+  if (domain.empty() || (IsIpAddress(host) && domain == host)) {
+    c.domain = host;
+  } else if (!IsIpAddress(host) &&
+             (domain == host ||
+              (host.ends_with(domain) && host[host.size() - domain.size() - 1] == '.'))) {
+    c.domain = domain;
+    c.host_only = false;
+  } else {
+    return;  // Go's jar drops a cookie for a domain the URL is not in
+  }
+  c.path = path.starts_with('/') ? path : loop::DefaultCookiePath(url);
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  if (max_age < 0 || (max_age == 0 && expires != 0 && expires <= now)) {
+    c.expires_s = 1;  // in the past: removes the jar's cookie with this domain, path and name
+  } else if (max_age > 0) {
+    c.expires_s = now + max_age;
+  } else {
+    c.expires_s = expires;
+  }
+  jar->SetCookie(c);
+}
+
+// jar.cookiesForURL(url) -> {name: [value, ...]}
+void JarCookiesForUrl(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  std::string url;
+  loop::HttpClient* jar = JarOf(args, 1, &url);
+  if (jar == nullptr) return;
+  v8::Local<v8::Object> out = v8::Object::New(isolate);
+  for (const loop::JarCookie& c : jar->CookiesForUrl(url)) {
+    v8::Local<v8::String> key = V8Str(isolate, c.name);
+    v8::Local<v8::Value> list;
+    if (!out->Get(context, key).ToLocal(&list) || !list->IsArray()) {
+      list = v8::Array::New(isolate);
+      out->Set(context, key, list).Check();
+    }
+    v8::Local<v8::Array> array = list.As<v8::Array>();
+    array->Set(context, array->Length(), V8Str(isolate, c.value)).Check();
+  }
+  args.GetReturnValue().Set(out);
+}
+
+// jar.clear(url) and jar.delete(url, name): remove the cookies a request to url would carry
+// (of that name).
+void JarRemove(const v8::FunctionCallbackInfo<v8::Value>& args, bool by_name) {
+  std::string url;
+  loop::HttpClient* jar = JarOf(args, by_name ? 2 : 1, &url);
+  if (jar == nullptr) return;
+  std::string name = by_name ? ToStdString(args.GetIsolate(), args[1]) : std::string();
+  for (loop::JarCookie& c : jar->CookiesForUrl(url)) {
+    if (by_name && c.name != name) continue;
+    c.expires_s = 1;
+    jar->SetCookie(c);
+  }
+}
+
+void JarClear(const v8::FunctionCallbackInfo<v8::Value>& args) { JarRemove(args, false); }
+void JarDelete(const v8::FunctionCallbackInfo<v8::Value>& args) { JarRemove(args, true); }
+
+void CookieJar(const v8::FunctionCallbackInfo<v8::Value>& args) {
+  v8::Isolate* isolate = args.GetIsolate();
+  v8::Local<v8::Context> context = isolate->GetCurrentContext();
+  VuImpl* vu = VuImpl::From(isolate);
+  if (vu->in_init()) {
+    return ThrowError(isolate, "getting cookie jar in the init context is not supported");
+  }
+  if (vu->cookie_jar.IsEmpty()) {
+    v8::Local<v8::Object> jar = v8::Object::New(isolate);
+    SetMethod(isolate, context, jar, "set", &JarSet);
+    SetMethod(isolate, context, jar, "cookiesForURL", &JarCookiesForUrl);
+    SetMethod(isolate, context, jar, "clear", &JarClear);
+    SetMethod(isolate, context, jar, "delete", &JarDelete);
+    vu->cookie_jar.Reset(isolate, jar);
+  }
+  args.GetReturnValue().Set(vu->cookie_jar.Get(isolate));
+}
+
 }  // namespace
 
 v8::Local<v8::Object> BuildHttpModule(v8::Isolate* isolate, v8::Local<v8::Context> context) {
@@ -1160,6 +1368,7 @@ v8::Local<v8::Object> BuildHttpModule(v8::Isolate* isolate, v8::Local<v8::Contex
   SetMethod(isolate, context, module, "file", &File);
   SetMethod(isolate, context, module, "expectedStatuses", &ExpectedStatuses);
   SetMethod(isolate, context, module, "setResponseCallback", &SetResponseCallback);
+  SetMethod(isolate, context, module, "cookieJar", &CookieJar);
   return module;
 }
 

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <time.h>
 
+#include <functional>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
@@ -236,6 +238,161 @@ TEST_F(HttpTest, CookieJarPerVuFreshEachIterationUnlessNoCookiesReset) {
       EXPECT_TRUE(*r) << error.ToString();
     }
   }
+}
+
+// The Cookie header lines a request sent, from /headers' echo (as a JSON array).
+const char kCookieLines[] = R"(
+    import http from 'k6/http';
+    function cookieLines(r) {
+      return r.body.split('\n').filter((l) => l.startsWith('Cookie:')).map((l) => l.substring(8));
+    }
+  )";
+
+struct CookieCase {
+  const char* name;
+  const char* calls;  // JS; `B` is the server's base URL, returns a response of /headers
+  const char* want;   // the Cookie lines of that response
+};
+
+// Runs each case in a fresh VU (an empty jar) and compares the Cookie lines it sent.
+void ExpectCookieLines(const std::vector<CookieCase>& cases,
+                       const std::function<std::string(const std::string&)>& setup_result) {
+  for (const CookieCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(setup_result(absl::StrCat(kCookieLines, R"(
+      export function setup() {
+        const B = __ENV.BASE;
+        const r = (() => { )",
+                                        c.calls, R"( })();
+        return cookieLines(r);
+      }
+      export default function () {}
+    )")),
+              c.want);
+  }
+}
+
+TEST_F(HttpTest, CookieHeaderGoesOutMergedWithTheJar) {
+  ExpectCookieLines(
+      {
+          {"header alone", "return http.get(B + '/headers', {headers: {Cookie: 'x=1'}});",
+           R"(["x=1"])"},
+          {"header and jar cookie",
+           "http.get(B + '/set-cookie/h=4');"
+           "return http.get(B + '/headers', {headers: {Cookie: 'x=1'}});",
+           R"(["h=4; x=1"])"},
+          {"jar alone", "return http.get(B + '/set-cookie/h=4');", R"(["h=4"])"},
+          // k6 drops the script's Cookie header on redirects; the jar still applies.
+          {"header not on redirect hops",
+           "return http.get(B + '/set-cookie/h=4', {headers: {Cookie: 'x=1'}});", R"(["h=4"])"},
+          {"no cookies", "return http.get(B + '/headers');", "[]"},
+      },
+      [this](const std::string& s) { return SetupResult(s); });
+}
+
+TEST_F(HttpTest, RequestCookiesGoWithTheirRequestOnly) {
+  ExpectCookieLines(
+      {
+          {"request cookie", "return http.get(B + '/headers', {cookies: {a: '1'}});", R"(["a=1"])"},
+          {"object form", "return http.get(B + '/headers', {cookies: {a: {value: '1'}}});",
+           R"(["a=1"])"},
+          {"quoted like Go", "return http.get(B + '/headers', {cookies: {a: 'hello world'}});",
+           R"(["a=\"hello world\""])"},
+          {"after the Cookie header",
+           "return http.get(B + '/headers', {headers: {Cookie: 'x=1'}, cookies: {a: '1'}});",
+           R"(["x=1; a=1"])"},
+          {"next to jar cookies",
+           "http.get(B + '/set-cookie/h=4');"
+           "return http.get(B + '/headers', {cookies: {a: '1'}});",
+           R"(["h=4; a=1"])"},
+          // Without replace both go, the request's first (k6's order), so servers that take the
+          // first of a name see the request's.
+          {"same name without replace",
+           "http.get(B + '/set-cookie/h=4');"
+           "return http.get(B + '/headers', {cookies: {h: '5'}});",
+           R"(["h=5; h=4"])"},
+          {"same name with replace",
+           "http.get(B + '/set-cookie/h=4');"
+           "return http.get(B + '/headers', {cookies: {h: {value: '5', replace: true}}});",
+           R"(["h=5"])"},
+          {"jar cookie back after replace",
+           "http.get(B + '/set-cookie/h=4');"
+           "http.get(B + '/headers', {cookies: {h: {value: '5', replace: true}}});"
+           "return http.get(B + '/headers');",
+           R"(["h=4"])"},
+          {"not stored",
+           "http.get(B + '/headers', {cookies: {a: '1'}});"
+           "return http.get(B + '/headers');",
+           "[]"},
+          {"on every redirect hop", "return http.get(B + '/set-cookie/h=4', {cookies: {a: '1'}});",
+           R"(["h=4; a=1"])"},
+      },
+      [this](const std::string& s) { return SetupResult(s); });
+}
+
+TEST_F(HttpTest, ResponseCookiesComeFromSetCookie) {
+  std::string json = SetupResult(R"(
+    import http from 'k6/http';
+    export function setup() {
+      const r = http.get(__ENV.BASE + '/set-cookies');
+      const after_redirect = http.get(__ENV.BASE + '/set-cookie/h=4');
+      return [r.cookies, r.cookies === r.cookies, after_redirect.cookies,
+              http.get(__ENV.BASE + '/hello').cookies];
+    }
+    export default function () {}
+  )");
+  EXPECT_EQ(json,
+            R"([{"a":[{"name":"a","value":"1","domain":".example.com","path":"/p",)"
+            R"("http_only":true,"secure":true,"max_age":60,"expires":-6795364578871},)"
+            R"({"name":"a","value":"2","domain":"","path":"","http_only":false,"secure":false,)"
+            R"("max_age":0,"expires":1445412480000}],)"
+            R"("b":[{"name":"b","value":"q","domain":"","path":"","http_only":false,)"
+            R"("secure":false,"max_age":-1,"expires":-6795364578871}]},true,{},{}])");
+}
+
+TEST_F(HttpTest, CookieJarSetsListsAndRemoves) {
+  std::string json = SetupResult(absl::StrCat(kCookieLines, R"(
+    // {name: [values]} with names sorted, so curl's order does not matter.
+    function sorted(o) {
+      const out = {};
+      for (const k of Object.keys(o).sort()) out[k] = o[k];
+      return out;
+    }
+    export function setup() {
+      const B = __ENV.BASE;
+      const jar = http.cookieJar();
+      const steps = [jar === http.cookieJar()];
+      http.get(B + '/set-cookie/s=9');
+      jar.set(B + '/headers', 'a', '1');  // the default path: "/"
+      jar.set(B + '/x', 'b', '2', {path: '/headers'});
+      jar.set(B + '/', 'c', '3', {path: '/other'});
+      jar.set(B + '/', 'd', '4', {domain: 'example.com'});  // not this host's: ignored
+      // https only, in cookiesForURL; curl sends it to loopback over http all the same.
+      jar.set(B + '/', 'e', '5', {secure: true});
+      jar.set(B + '/', 'f', '6', {max_age: 60, http_only: true});
+      jar.set(B + '/', 'g', '7', {expires: 'Wed, 21 Oct 2015 07:28:00 GMT'});  // past
+      steps.push(sorted(jar.cookiesForURL(B + '/headers')));
+      steps.push(cookieLines(http.get(B + '/headers'))[0].split('; ').sort());
+      steps.push(sorted(jar.cookiesForURL(B + '/other/page')));
+      jar.set(B + '/', 'f', '', {max_age: -1});
+      jar.delete(B + '/headers', 'a');
+      steps.push(sorted(jar.cookiesForURL(B + '/headers')));
+      jar.clear(B + '/headers');
+      steps.push(jar.cookiesForURL(B + '/headers'), jar.cookiesForURL(B + '/other'));
+      return steps;
+    }
+    export default function () {}
+  )"));
+  EXPECT_EQ(json, R"([true,{"a":["1"],"b":["2"],"f":["6"],"s":["9"]},)"
+                  R"(["a=1","b=2","e=5","f=6","s=9"],{"a":["1"],"c":["3"],"f":["6"],"s":["9"]},)"
+                  R"({"b":["2"],"s":["9"]},{},{"c":["3"]}])");
+}
+
+TEST_F(HttpTest, CookieJarIsNotForTheInitContext) {
+  SetScript("import http from 'k6/http'; http.cookieJar(); export default function () {}");
+  auto vu = Create();
+  ASSERT_FALSE(vu.ok());
+  EXPECT_THAT(vu.status().message(), HasSubstr("init context"));
 }
 
 TEST_F(HttpTest, RedirectsCountEveryHop) {

@@ -233,6 +233,7 @@ VuImpl::~VuImpl() {
   shared_array_template.Reset();
   statuses_key.Reset();
   file_data_key.Reset();
+  cookie_jar.Reset();
   test_options.Reset();
   check_memo.clear();
   context_.Reset();

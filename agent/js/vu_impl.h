@@ -167,6 +167,7 @@ class VuImpl final : public Vu {
   std::vector<std::shared_ptr<const SharedArrayData>> shared_arrays;
   v8::Global<v8::Private> statuses_key;
   v8::Global<v8::Private> file_data_key;  // marks the objects http.file() returns
+  v8::Global<v8::Object> cookie_jar;  // what http.cookieJar() returns
   v8::Global<v8::Object> test_options;
   // http.setResponseCallback(): the statuses counted as expected; `response_callback_set`
   // false means "no callback" (k6 then emits no http_req_failed and no expected_response).

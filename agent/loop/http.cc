@@ -16,6 +16,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
+#include <optional>
 #include <string_view>
 #include <tuple>
 
@@ -201,6 +203,14 @@ struct Slot : CurlWaiter {
   // Request header storage, reused across requests to avoid allocations.
   std::vector<std::string> header_lines;
   std::vector<curl_slist> header_nodes;
+
+  // Cookies of the hop beyond the jar's: the user's Cookie header and params.cookies, which
+  // curl appends to the jar's cookies in one Cookie header (CURLOPT_COOKIE).
+  std::string cookie_line;
+  bool cookie_opt_set = false;
+  // Jar cookies taken out of the jar while the hop runs because a request cookie has their
+  // name (see HideJarCookies); they go back when it ends.
+  std::vector<JarCookie> hidden_cookies;
 };
 
 // Small vectors of a batch live on the fiber's stack: a single request (the common case)
@@ -513,6 +523,7 @@ struct HttpClient::Impl {
       if (slot->in_multi) loop_impl->RemoveEasy(slot->easy);
       curl_easy_cleanup(slot->easy);
     }
+    if (jar_easy != nullptr) curl_easy_cleanup(jar_easy);
     // Last, once no easy handle refers to it (curl refuses while one does): closes the
     // client's idle connections. Their sockets already left the loop's epoll set when their
     // last transfer was removed from the multi handle.
@@ -523,6 +534,17 @@ struct HttpClient::Impl {
   }
 
   Slot* AcquireSlot(Batch* batch);
+  // An easy handle on the client's share that is never in the multi handle, for the jar calls.
+  CURL* JarHandle();
+  std::vector<JarCookie> JarCookies();
+  // k6 sends a request's own cookies before the jar's cookies of the same name (and with
+  // `replace`, instead of them), while curl always writes the jar's first. So for the length of
+  // the hop the jar's cookies with a request cookie's name leave the jar: `replace` ones stay
+  // out, the others go out after the request's cookie in slot->cookie_line.
+  // TODO(cookies): a concurrent request of the same http.batch to that URL misses them too.
+  void HideJarCookies(Slot* slot);
+  // Puts the hidden cookies back, except those the hop's response set or deleted itself.
+  void RestoreHiddenCookies(Slot* slot, std::string_view response_headers);
   void StartHop(Slot* slot);
   // Reads a finished hop into its response. Returns true when a redirect hop was started.
   bool FinishHop(Slot* slot);
@@ -540,6 +562,7 @@ struct HttpClient::Impl {
   curl_slist accept_encoding{};
   curl_slist user_agent_then_encoding{};
   curl_slist user_agent_alone{};
+  CURL* jar_easy = nullptr;
 };
 
 Slot* HttpClient::Impl::AcquireSlot(Batch* batch) {
@@ -598,6 +621,63 @@ Slot* HttpClient::Impl::AcquireSlot(Batch* batch) {
   return slot;
 }
 
+CURL* HttpClient::Impl::JarHandle() {
+  if (jar_easy == nullptr) {
+    jar_easy = curl_easy_init();
+    if (jar_easy == nullptr) LoopInvariantFailed("curl_easy_init failed");
+    curl_easy_setopt(jar_easy, CURLOPT_SHARE, share);
+  }
+  return jar_easy;
+}
+
+std::vector<JarCookie> HttpClient::Impl::JarCookies() {
+  std::vector<JarCookie> cookies;
+  curl_slist* lines = nullptr;
+  if (curl_easy_getinfo(JarHandle(), CURLINFO_COOKIELIST, &lines) != CURLE_OK) return cookies;
+  const auto now = static_cast<std::int64_t>(std::time(nullptr));
+  for (curl_slist* l = lines; l != nullptr; l = l->next) {
+    std::optional<JarCookie> c = ParseNetscapeLine(l->data);
+    // curl drops expired cookies lazily; a deleted one may still be listed.
+    if (c && (c->expires_s == 0 || c->expires_s > now)) cookies.push_back(std::move(*c));
+  }
+  curl_slist_free_all(lines);
+  return cookies;
+}
+
+void HttpClient::Impl::HideJarCookies(Slot* slot) {
+  const HttpRequest& req = *slot->request;
+  for (JarCookie& c : JarCookies()) {
+    auto own = std::find_if(req.cookies.begin(), req.cookies.end(),
+                            [&](const RequestCookie& rc) { return rc.name == c.name; });
+    if (own == req.cookies.end() || !CookieMatchesUrl(c, slot->url)) continue;
+    if (!own->replace) {
+      slot->cookie_line.append("; ").append(c.name).append("=").append(c.value);
+    }
+    JarCookie gone = c;
+    gone.expires_s = 1;
+    curl_easy_setopt(JarHandle(), CURLOPT_COOKIELIST, NetscapeLine(gone).c_str());
+    slot->hidden_cookies.push_back(std::move(c));
+  }
+}
+
+void HttpClient::Impl::RestoreHiddenCookies(Slot* slot, std::string_view response_headers) {
+  if (slot->hidden_cookies.empty()) return;
+  std::vector<std::string> set_by_response;
+  for (const auto& [name, value] : ParseHeaders(response_headers)) {
+    if (name != "Set-Cookie") continue;
+    if (std::optional<loop::SetCookie> c = ParseSetCookie(value))
+      set_by_response.push_back(c->name);
+  }
+  for (const JarCookie& c : slot->hidden_cookies) {
+    if (std::find(set_by_response.begin(), set_by_response.end(), c.name) !=
+        set_by_response.end()) {
+      continue;
+    }
+    curl_easy_setopt(JarHandle(), CURLOPT_COOKIELIST, NetscapeLine(c).c_str());
+  }
+  slot->hidden_cookies.clear();
+}
+
 void HttpClient::Impl::StartHop(Slot* slot) {
   CURL* e = slot->easy;
   const HttpRequest& req = *slot->request;
@@ -645,8 +725,17 @@ void HttpClient::Impl::StartHop(Slot* slot) {
     return line;
   };
   bool own_user_agent = false, own_accept_encoding = false;
+  slot->cookie_line.clear();
   for (const auto& [name, value] : req.headers) {
     if (EqualsIgnoreCase(name, "Content-Length")) continue;  // curl computes it
+    if (EqualsIgnoreCase(name, "Cookie")) {
+      // As its own header line it would go out next to curl's Cookie header from the jar.
+      if (slot->hops == 0 && !value.empty()) {
+        if (!slot->cookie_line.empty()) slot->cookie_line.append("; ");
+        slot->cookie_line.append(value);
+      }
+      continue;
+    }
     own_user_agent = own_user_agent || EqualsIgnoreCase(name, "User-Agent");
     own_accept_encoding = own_accept_encoding || EqualsIgnoreCase(name, "Accept-Encoding");
     if (slot->drop_content_headers && EqualsIgnoreCase(name, "Content-Type")) continue;
@@ -673,6 +762,22 @@ void HttpClient::Impl::StartHop(Slot* slot) {
   }
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, n > 0 ? &slot->header_nodes[0] : fixed);
 
+  // Cookies beyond the jar's. Requests without any leave CURLOPT_COOKIE alone.
+  if (!req.cookies.empty()) {
+    for (const RequestCookie& c : req.cookies) {
+      if (!slot->cookie_line.empty()) slot->cookie_line.append("; ");
+      slot->cookie_line.append(CookiePair(c.name, c.value));
+    }
+    HideJarCookies(slot);
+  }
+  if (!slot->cookie_line.empty()) {
+    curl_easy_setopt(e, CURLOPT_COOKIE, slot->cookie_line.c_str());
+    slot->cookie_opt_set = true;
+  } else if (slot->cookie_opt_set) {
+    curl_easy_setopt(e, CURLOPT_COOKIE, nullptr);
+    slot->cookie_opt_set = false;
+  }
+
   slot->in_multi = true;
   slot->conn_ready_at = slot->first_header_at = slot->last_data_at = Clock::time_point{};
   slot->added_at = Clock::now();
@@ -682,6 +787,7 @@ void HttpClient::Impl::StartHop(Slot* slot) {
 bool HttpClient::Impl::FinishHop(Slot* slot) {
   CURL* e = slot->easy;
   HttpResponse& r = *slot->out;
+  RestoreHiddenCookies(slot, r.raw_headers);
   r.url = slot->url;
   r.tls_version = slot->tls_version;
 
@@ -836,6 +942,7 @@ void HttpClient::Impl::Execute(const HttpRequest* requests, std::size_t n,
       for (auto& s : self->slots) {
         if (s->batch != batch) continue;
         if (s->in_multi) self->loop_impl->RemoveEasy(s->easy);
+        self->RestoreHiddenCookies(s.get(), {});
         s->in_multi = false;
         s->in_use = false;
         s->batch = nullptr;
@@ -927,10 +1034,22 @@ HttpClient::HttpClient(Loop* loop, HttpClientOptions options)
 HttpClient::~HttpClient() = default;
 
 void HttpClient::ResetCookies() {
-  // Any easy handle on the share reaches its jar; with none made yet the jar is empty.
-  if (!impl_->slots.empty()) {
-    curl_easy_setopt(impl_->slots.front()->easy, CURLOPT_COOKIELIST, "ALL");
+  // With no easy handle made yet the jar is empty.
+  if (!impl_->slots.empty() || impl_->jar_easy != nullptr) {
+    curl_easy_setopt(impl_->JarHandle(), CURLOPT_COOKIELIST, "ALL");
   }
+}
+
+std::vector<JarCookie> HttpClient::Cookies() { return impl_->JarCookies(); }
+
+std::vector<JarCookie> HttpClient::CookiesForUrl(std::string_view url) {
+  std::vector<JarCookie> cookies = impl_->JarCookies();
+  std::erase_if(cookies, [&](const JarCookie& c) { return !CookieMatchesUrl(c, url); });
+  return cookies;
+}
+
+void HttpClient::SetCookie(const JarCookie& cookie) {
+  curl_easy_setopt(impl_->JarHandle(), CURLOPT_COOKIELIST, NetscapeLine(cookie).c_str());
 }
 
 HttpResponse HttpClient::Do(const HttpRequest& request) {

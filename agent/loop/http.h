@@ -13,16 +13,28 @@
 #include <utility>
 #include <vector>
 
+#include "agent/loop/cookies.h"
+
 namespace volley::loop {
 
 class Loop;
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
+// A cookie of k6's params.cookies: sent with one request (each of its hops) and never stored.
+struct RequestCookie {
+  std::string name;
+  std::string value;
+  bool replace = false;  // true: the jar's cookies of this name stay out of the request
+};
+
 struct HttpRequest {
   std::string method = "GET";
   std::string url;
+  // A "Cookie" header here goes out merged with the jar's cookies into one header, on the first
+  // hop only (k6 drops it on redirects, where `cookies` and the jar still apply).
   HeaderList headers;
+  std::vector<RequestCookie> cookies;  // after the Cookie header, before same-name jar cookies
   std::string body;
   double timeout_s = 60;      // k6 default timeout: 60s
   int max_redirects = 10;     // k6 default maxRedirects: 10
@@ -103,9 +115,18 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // Loop thread, between requests: empties the cookie jar (k6 gives each iteration a fresh
-  // one unless noCookiesReset).
+  // The cookie jar: the client's requests store the Set-Cookie of every response (redirect hops
+  // included) in it and send its matching cookies. These calls run on the loop's thread and do
+  // not yield; a request in flight sees a change from its next hop on.
+  // Empties the jar (k6 gives each iteration a fresh one unless noCookiesReset).
   void ResetCookies();
+  // Every unexpired cookie of the jar, in curl's order.
+  std::vector<JarCookie> Cookies();
+  // The cookies a request to `url` would carry.
+  std::vector<JarCookie> CookiesForUrl(std::string_view url);
+  // Adds `cookie`, replacing the one with its domain, path and name; an expiry in the past
+  // (expires_s > 0) removes that one instead.
+  void SetCookie(const JarCookie& cookie);
 
   // Fiber-only. Performs one request (following redirects as asked).
   HttpResponse Do(const HttpRequest& request);

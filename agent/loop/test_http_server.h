@@ -9,6 +9,7 @@
 //   /status/NNN       an empty response with that status
 //   /sleep/MS         200 after MS milliseconds
 //   /gzip             a gzip-encoded body when the client accepts gzip
+//   /set-cookies      200 with three Set-Cookie headers carrying most attributes
 #pragma once
 
 #include <sys/socket.h>
@@ -160,6 +161,11 @@ class TestHttpServer {
     } else if (target.rfind("/set-cookie/", 0) == 0) {  // /set-cookie/name=value, then /headers
       response.set(http::field::set_cookie, target.substr(12) + "; Path=/");
       redirect(302, "/headers");
+    } else if (target == "/set-cookies") {
+      response.insert(http::field::set_cookie,
+                      "a=1; Domain=.example.com; Path=/p; HttpOnly; Secure; Max-Age=60");
+      response.insert(http::field::set_cookie, "a=2; Expires=Wed, 21 Oct 2015 07:28:00 GMT");
+      response.insert(http::field::set_cookie, "b=\"q\"; Max-Age=0");
     } else if (target == "/moved") {
       redirect(301, "/echo");
     } else if (target == "/see-other") {

@@ -5,7 +5,7 @@ export and the access logs must agree on every number.
 
 Cases: plain HTTP to httpbin; HTTPS through the nginx TLS front (which must see HTTP/2, as k6
 negotiates it by ALPN); the same test split over two volley-agent processes; and an agent that
-does nothing for a controller with the wrong token.
+does nothing for a controller with the wrong token. Plus k6's cookie API against httpbin.
 """
 
 import os
@@ -80,6 +80,17 @@ class Counts(harness.VolleyTestCase):
         self.assert_log_counts(self.srv["VOLLEY_TLS_ACCESS_LOG"], rid, res, protocol="HTTP/2.0")
         # nginx passed each request on to httpbin exactly once.
         self.assert_log_counts(self.srv["VOLLEY_HTTPBIN_ACCESS_LOG"], rid, res)
+
+    def test_cookie_api_against_httpbin(self):
+        # scripts/cookies.js: every one of its 10 checks passes in its one iteration.
+        script = self.copy_script("cookies.js")
+        base = "http://127.0.0.1:" + self.srv["VOLLEY_HTTPBIN_PORT"]
+        res = harness.volley_run(self.workdir, script, "-e", f"BASE_URL={base}")
+        self.assertExit(res, harness.EXIT_OK)
+        summary = harness.read_summary(self.workdir, res)
+        self.assertEqual({"passes": harness.metric(summary, "checks", "passes"),
+                          "fails": harness.metric(summary, "checks", "fails")},
+                         {"passes": 10, "fails": 0}, "checks of cookies.js" + res.describe())
 
     def start_agents(self, count, token):
         """Starts `count` volley-agents on free loopback ports; returns (port, proc, log) each."""
