@@ -471,8 +471,7 @@ struct HttpClient::Impl {
     // are still driven by the loop's multi handle. No lock callbacks: the share is only touched
     // from the loop's thread (its fibers and its curl callbacks), and with none set curl does
     // not lock at all. DNS stays in the multi handle, shared by the loop's clients, as k6's
-    // resolver cache is shared by all VUs. TLS session ids stay in each easy handle, so they
-    // never cross VUs either.
+    // resolver cache is shared by all VUs. TLS sessions are not resumed at all (see below).
     // The share also holds the client's cookie jar (k6's per-VU jar): Set-Cookie of any
     // response, redirect hops included, goes out again on later requests of this client.
     share = curl_share_init();
@@ -599,6 +598,9 @@ Slot* HttpClient::Impl::AcquireSlot(Batch* batch) {
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // every encoding curl can decode
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+    // k6 resumes no TLS sessions (its VUs' tls.Config has no session cache): every new
+    // connection does a full handshake, and http_req_tls_handshaking shows it.
+    curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
     if (options.insecure_skip_tls_verify) {
       curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
