@@ -257,6 +257,12 @@ class Distributed(harness.VolleyTestCase):
         requests = self.server_requests(rid, settle_want=http_reqs)
         self.assertEqual(len(requests), http_reqs,
                          f"{what}: merged http_reqs vs the server's log" + proc.describe())
+        # The text summary describes the whole run too, not one agent's share.
+        for metric in ("http_reqs", "iterations"):
+            shown = re.search(rf"^\s+{metric}\.+: (\d+)\s", proc.text(), re.M)
+            self.assertIsNotNone(shown, f"{what}: {metric} in the text summary" + proc.describe())
+            self.assertEqual(int(shown.group(1)), harness.metric(summary, metric, "count"),
+                             f"{what}: text summary's {metric}" + proc.describe())
         setups = [p for p, _ in requests if p == "setup"]
         teardowns = [q for p, q in requests if p == "teardown"]
         self.assertEqual((len(setups), teardowns), (1, [{"m": "from-setup"}]),
