@@ -8,10 +8,14 @@
 #include <ctime>
 #include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+
 namespace volley::loop {
 namespace {
 
-// (absl's string helpers take absl::string_view, which is not std::string_view in this build.)
+// Split and Strip return views into the input (absl's would need string_view conversions both
+// ways); Strip trims spaces and tabs only, as cookie syntax does.
 std::vector<std::string_view> Split(std::string_view s, char sep) {
   std::vector<std::string_view> parts;
   while (true) {
@@ -28,15 +32,14 @@ std::string_view Strip(std::string_view s) {
   return s;
 }
 
-std::string Lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c += 'a' - 'A';
-  }
-  return out;
-}
+// absl's string helpers take absl::string_view, which is not std::string_view in this build.
+absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) { return Lower(a) == Lower(b); }
+std::string Lower(std::string_view s) { return absl::AsciiStrToLower(Av(s)); }
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  return absl::EqualsIgnoreCase(Av(a), Av(b));
+}
 
 template <typename Int>
 bool ParseInt(std::string_view s, Int* out) {
