@@ -139,7 +139,16 @@ absl::StatusOr<std::vector<std::string>> ResolveAgentAddresses(const RunConfig& 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeAgentChannel(const RunConfig& config,
                                                                 const std::string& address) {
   std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
-  if (!config.tls_ca.empty() || !config.tls_cert.empty()) {
+  grpc::ChannelArguments args = agent::KeepaliveArguments();
+  const bool tls = !config.tls_ca.empty() || !config.tls_cert.empty();
+  if (!config.tls_server_name.empty()) {
+    if (!tls) {
+      return absl::InvalidArgumentError("--tls-server-name needs TLS (--tls-ca)");
+    }
+    // Agents found by --agents dns:/// are dialled by IP; their certificates name the Service.
+    args.SetSslTargetNameOverride(config.tls_server_name);
+  }
+  if (tls) {
     grpc::SslCredentialsOptions ssl;
     if (!config.tls_ca.empty()) {
       auto ca = ReadFile(config.tls_ca, "--tls-ca");
@@ -156,7 +165,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeAgentChannel(const RunConfig&
     }
     creds = grpc::SslCredentials(ssl);
   }
-  return grpc::CreateCustomChannel(address, creds, agent::KeepaliveArguments());
+  return grpc::CreateCustomChannel(address, creds, args);
 }
 
 std::vector<absl::StatusOr<volley::v1::AgentInfo>> QueryAgents(

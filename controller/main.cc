@@ -44,6 +44,9 @@ int main(int argc, char** argv) {
   run->add_option("--tls-cert", config.tls_cert, "client certificate for agents (PEM)");
   run->add_option("--tls-key", config.tls_key, "client key for agents (PEM)");
   run->add_option("--tls-ca", config.tls_ca, "CA that signed the agents' certificates (PEM)");
+  run->add_option("--tls-server-name", config.tls_server_name,
+                  "name the agents' certificates carry, when it is not the dialled address "
+                  "(e.g. a Kubernetes Service name with --agents dns:///)");
   run->add_option("--workers", config.workers, "worker threads of the embedded agent");
 
   app.add_subcommand("version", "print the version")->callback([] {

@@ -332,7 +332,8 @@ bool Controller::PrepareAgents(const volley::v1::Prepare& base) {
     auto made = MakeAgentChannel(config_, agent_names_[i]);
     if (!made.ok()) {
       PrintError(ErrorText(made.status()));
-      exit_code_ = kExitGenericEngine;
+      exit_code_ =
+          absl::IsInvalidArgument(made.status()) ? kExitInvalidConfig : kExitGenericEngine;
       return false;
     }
     channels.push_back(*made);

@@ -33,6 +33,7 @@ struct RunConfig {
   int max_lost_agents = 0;                  // --max-lost-agents
   std::string token_file;
   std::string tls_cert, tls_key, tls_ca;
+  std::string tls_server_name;  // checked against the agents' certificates instead of the address
   int workers = 0;                          // embedded agent's worker threads (0: per core)
   int metrics_interval_ms = 1000;
 };

@@ -577,7 +577,8 @@ export default function () {
                 self.assertLess(seconds, 5, f"{what}: took {seconds:.1f} s")
 
     def make_pki(self):
-        """A test CA, a server certificate for IP 127.0.0.1 and a client certificate."""
+        """A test CA, a server certificate for IP 127.0.0.1 and the name volley-agents.test, and a
+        client certificate."""
         if not shutil.which("openssl"):
             self.fail("openssl is needed for the TLS test")
         d = os.path.join(self.workdir, "pki")
@@ -591,7 +592,8 @@ export default function () {
             ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                 "-subj", f"/CN=volley test {ca}", "-keyout", f"{ca}.key", "-out", f"{ca}.pem")
         with open(os.path.join(d, "server.ext"), "w") as f:
-            f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+            f.write("subjectAltName=IP:127.0.0.1,DNS:volley-agents.test\n"
+                    "extendedKeyUsage=serverAuth\n")
         with open(os.path.join(d, "client.ext"), "w") as f:
             f.write("extendedKeyUsage=clientAuth\n")
         for who in ("server", "client"):
@@ -634,6 +636,19 @@ export default function () {
         rid = harness.run_id()
         proc = self.run_to_end([plain], options, rid, "--tls-ca", pki("ca.pem"))
         self.check_run(proc, rid, "TLS")
+
+        # --tls-server-name: the certificate's name instead of the dialled address (agents found
+        # by dns:/// are dialled by IP); a name the certificate lacks is refused.
+        rid = harness.run_id()
+        proc = self.run_to_end([plain], options, rid, "--tls-ca", pki("ca.pem"),
+                               "--tls-server-name", "volley-agents.test")
+        self.check_run(proc, rid, "TLS with --tls-server-name")
+        rid = harness.run_id()
+        proc = self.run_to_end([plain], options, rid, "--tls-ca", pki("ca.pem"),
+                               "--tls-server-name", "not-the-agent.test", export=None,
+                               timeout_s=30)
+        self.assertNotEqual(proc.proc.returncode, harness.EXIT_OK, proc.describe())
+        self.assertEqual(self.server_requests(rid), [], "no load for an agent of another name")
 
     def test_unprotected_agent_listens_on_loopback_only_and_serves_health(self):
         agent = self.start_agent(listen="0.0.0.0:0", wait=False)
