@@ -190,6 +190,14 @@ def metric(summary, name, field):
     return m[field]
 
 
+def counts(summary):
+    """The totals the e2e tests compare: iterations, http_reqs, check passes and fails."""
+    return {"iterations": metric(summary, "iterations", "count"),
+            "http_reqs": metric(summary, "http_reqs", "count"),
+            "check passes": metric(summary, "checks", "passes"),
+            "check fails": metric(summary, "checks", "fails")}
+
+
 def count_log_lines(path, pattern):
     """Lines of the access log at path that match the regex pattern."""
     rx = re.compile(pattern)

@@ -22,10 +22,7 @@ class Uploads(harness.VolleyTestCase):
         self.assertExit(res, harness.EXIT_OK)
         summary = harness.read_summary(self.workdir, res)
         self.assertEqual(
-            {"iterations": harness.metric(summary, "iterations", "count"),
-             "http_reqs": harness.metric(summary, "http_reqs", "count"),
-             "check passes": harness.metric(summary, "checks", "passes"),
-             "check fails": harness.metric(summary, "checks", "fails")},
+            harness.counts(summary),
             {"iterations": ITERATIONS, "http_reqs": ITERATIONS,
              "check passes": ITERATIONS * CHECKS_PER_ITERATION, "check fails": 0},
             "summary export" + res.describe())
